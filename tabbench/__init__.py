@@ -1,0 +1,57 @@
+"""tabbench: benchmark machine learning on tabular data, under random and time-based splits.
+
+The public API is imported lazily, so ``import tabbench`` stays light (no torch, xgboost,
+lightgbm, catboost or dask until a function that needs them is called).
+
+Examples
+--------
+>>> import tabbench
+>>> spec = tabbench.get_spec("bikeshare")          # doctest: +SKIP
+>>> dataset = tabbench.load_dataset(spec)          # doctest: +SKIP
+>>> summary = tabbench.run_benchmark(tabbench.load_config())  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+_API = {
+    "BenchmarkConfig": "tabbench.config",
+    "Budget": "tabbench.config",
+    "load_config": "tabbench.config",
+    "Dataset": "tabbench.datasets.dataset",
+    "DatasetSpec": "tabbench.datasets.spec",
+    "load_dataset": "tabbench.datasets.load",
+    "get_spec": "tabbench.datasets.registry",
+    "list_specs": "tabbench.datasets.registry",
+    "add_dataset": "tabbench.datasets.registry",
+    "Split": "tabbench.splits",
+    "make_splits": "tabbench.splits",
+    "ModelSpec": "tabbench.models.base",
+    "get_model": "tabbench.models.base",
+    "model_names": "tabbench.models.base",
+    "register_model": "tabbench.models.base",
+    "get_metric": "tabbench.metrics",
+    "Job": "tabbench.job",
+    "run_job": "tabbench.job",
+    "plan": "tabbench.runner",
+    "run_benchmark": "tabbench.runner",
+    "read_results": "tabbench.leaderboard",
+    "standings": "tabbench.leaderboard",
+    "TabbenchError": "tabbench.exceptions",
+}
+
+__all__ = [*sorted(_API), "__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _API:
+        return getattr(importlib.import_module(_API[name]), name)
+    raise AttributeError(f"module 'tabbench' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -1,0 +1,171 @@
+"""Benchmark configs (TOML) as frozen, typed objects, and the named tuning budgets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from tabbench._registry import Registry
+from tabbench._toml import check_keys, expect, read_toml
+from tabbench.exceptions import ConfigError
+
+#: The project root (the folder holding ``configs/``, ``datasets/`` and ``leaderboard/``).
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How much tuning a job gets.
+
+    ``n_trials_gbdt`` applies to gradient-boosting models, ``n_trials`` to the rest
+    (TabReD tunes boosters longer); ``eval_seeds`` is how many seeds the best params
+    are refit with; ``timeout`` (seconds) caps one study's tuning time when set.
+    """
+
+    name: str
+    n_trials: int
+    n_trials_gbdt: int
+    eval_seeds: int
+    timeout: float | None = None
+
+    def trials_for(self, family: str) -> int:
+        """Number of trials for a model of ``family``."""
+        return self.n_trials_gbdt if family == "gbdt" else self.n_trials
+
+
+BUDGETS: Registry[Budget] = Registry("budget")
+for _budget in (
+    Budget("smoke", n_trials=2, n_trials_gbdt=2, eval_seeds=1),
+    Budget("quick", n_trials=4, n_trials_gbdt=6, eval_seeds=1),
+    Budget("standard", n_trials=25, n_trials_gbdt=50, eval_seeds=3),
+    Budget("paper", n_trials=100, n_trials_gbdt=200, eval_seeds=15),
+):
+    BUDGETS.register(_budget.name, _budget)
+
+VARIANTS = ("default", "tuned")
+EXECUTORS = ("local", "dask")
+
+_KEYS = (
+    "name", "description", "datasets", "models", "splits", "split_params", "variants", "seeds",
+    "budget", "n_trials", "eval_seeds", "jobs", "time_limit", "executor", "scheduler",
+    "storage", "max_rows", "device", "out",
+)
+
+
+@dataclass(frozen=True)
+class BenchmarkConfig:
+    """A benchmark: datasets × split strategies × models × variants × seeds, and how to run it."""
+
+    name: str = "default"
+    description: str = ""
+    datasets: tuple[str, ...] = ()
+    models: tuple[str, ...] = ("dummy", "linear", "random-forest", "xgboost", "lightgbm",
+                               "catboost")
+    splits: tuple[str, ...] = ("time", "random")
+    split_params: dict[str, dict[str, Any]] = field(default_factory=dict)
+    variants: tuple[str, ...] = ("tuned",)
+    seeds: tuple[int, ...] = (0,)
+    budget: Budget = field(default_factory=lambda: BUDGETS.get("quick"))
+    jobs: int = 1
+    time_limit: float | None = 900.0
+    executor: str = "local"
+    scheduler: str | None = None
+    storage: str | None = None
+    max_rows: int | None = None
+    device: str = "auto"
+    out: Path | None = None
+    source: Path | None = None
+
+    @property
+    def out_dir(self) -> Path:
+        """Where results go: ``out`` if set, else ``leaderboard/<name>`` under the current folder."""
+        return self.out or Path.cwd() / "leaderboard" / self.name
+
+    def override(self, **changes: Any) -> BenchmarkConfig:
+        """A copy with the non-``None`` ``changes`` applied (CLI options over the config)."""
+        kept = {k: v for k, v in changes.items() if v is not None}
+        if "budget" in kept and isinstance(kept["budget"], str):
+            kept["budget"] = BUDGETS.get(kept["budget"], "--budget")
+        for key in ("datasets", "models", "splits", "variants", "seeds"):
+            if key in kept:
+                kept[key] = tuple(kept[key])
+        config = replace(self, **kept)
+        config.validate(where="command line")
+        return config
+
+    def validate(self, where: str) -> None:
+        """Check the names and numbers that can be checked without loading data."""
+        from tabbench.models.base import get_model
+        from tabbench.splits import SPLITTERS
+
+        for model in self.models:
+            get_model(model, where)
+        for split in self.splits:
+            SPLITTERS.get(split, where)
+        for split in self.split_params:
+            SPLITTERS.get(split, f"{where}: split_params")
+        for variant in self.variants:
+            if variant not in VARIANTS:
+                raise ConfigError(f"{where}: unknown variant {variant!r}; valid names are: "
+                                  f"{', '.join(VARIANTS)}")
+        if self.executor not in EXECUTORS:
+            raise ConfigError(f"{where}: unknown executor {self.executor!r}; valid names are: "
+                              f"{', '.join(EXECUTORS)}")
+        if self.jobs < 1:
+            raise ConfigError(f"{where}: jobs must be at least 1, got {self.jobs}")
+        if self.max_rows is not None and self.max_rows < 10:
+            raise ConfigError(f"{where}: max_rows must be at least 10, got {self.max_rows}")
+        if not self.seeds:
+            raise ConfigError(f"{where}: seeds must not be empty")
+
+
+def load_config(path: Path | None = None) -> BenchmarkConfig:
+    """Read a benchmark config; ``None`` reads the project's ``configs/default.toml``."""
+    path = Path(path) if path is not None else default_config_path()
+    where = str(path)
+    raw = read_toml(path)
+    check_keys(raw, _KEYS, where)
+    kwargs: dict[str, Any] = {}
+    for key in ("name", "description", "executor", "scheduler", "storage", "device"):
+        if key in raw:
+            kwargs[key] = expect(raw[key], str, key, where)
+    for key in ("datasets", "models", "splits", "variants"):
+        if key in raw:
+            values = expect(raw[key], list, key, where)
+            if not all(isinstance(v, str) for v in values):
+                raise ConfigError(f"{where}: key {key!r} must be a list of names")
+            kwargs[key] = tuple(v.lower() for v in values)
+    if "seeds" in raw:
+        seeds = expect(raw["seeds"], list, "seeds", where)
+        if not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
+            raise ConfigError(f"{where}: key 'seeds' must be a list of integers")
+        kwargs["seeds"] = tuple(seeds)
+    for key in ("jobs", "max_rows"):
+        if key in raw:
+            kwargs[key] = expect(raw[key], int, key, where)
+    if "time_limit" in raw:
+        kwargs["time_limit"] = float(expect(raw["time_limit"], (int, float), "time_limit", where))
+    if "out" in raw:
+        kwargs["out"] = (path.parent / expect(raw["out"], str, "out", where)).resolve()
+    split_params = expect(raw.get("split_params", {}), dict, "split_params", where)
+    for strategy, params in split_params.items():
+        expect(params, dict, f"split_params.{strategy}", where)
+    kwargs["split_params"] = {k.lower(): dict(v) for k, v in split_params.items()}
+    budget = BUDGETS.get(expect(raw.get("budget", "quick"), str, "budget", where), where)
+    if "n_trials" in raw:
+        n = expect(raw["n_trials"], int, "n_trials", where)
+        budget = replace(budget, name=f"{budget.name}+n_trials={n}", n_trials=n, n_trials_gbdt=n)
+    if "eval_seeds" in raw:
+        n = expect(raw["eval_seeds"], int, "eval_seeds", where)
+        budget = replace(budget, name=f"{budget.name}+eval_seeds={n}", eval_seeds=n)
+    kwargs["budget"] = budget
+    config = BenchmarkConfig(**kwargs, source=path)
+    config.validate(where)
+    return config
+
+
+def default_config_path() -> Path:
+    """``./configs/default.toml`` if present, else the project's."""
+    local = Path.cwd() / "configs" / "default.toml"
+    return local if local.is_file() else PROJECT_ROOT / "configs" / "default.toml"

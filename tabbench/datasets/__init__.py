@@ -1,0 +1,1 @@
+"""Datasets: registry entries, loading with validation and caching, synthetic generators."""

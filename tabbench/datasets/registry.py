@@ -1,0 +1,145 @@
+"""The dataset registry: TOML entries found in the project's and the user's dataset folders."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import polars as pl
+
+from tabbench.datasets.spec import DatasetSpec
+from tabbench.exceptions import DatasetError, UnknownNameError
+
+#: The project's own registry folder (the repository's ``datasets/``).
+PROJECT_DATASETS = Path(__file__).resolve().parents[2] / "datasets"
+
+
+def dataset_dirs(extra: list[Path] | None = None) -> list[Path]:
+    """Registry folders, in lookup order: ``extra`` (``--datasets-dir``), ``$TABBENCH_DATASETS``,
+    ``./datasets`` and the project's ``datasets/``; duplicates and missing folders removed."""
+    candidates = [*(extra or [])]
+    candidates += [Path(p) for p in os.environ.get("TABBENCH_DATASETS", "").split(":") if p]
+    candidates += [Path.cwd() / "datasets", PROJECT_DATASETS]
+    seen: list[Path] = []
+    for folder in candidates:
+        resolved = folder.resolve()
+        if resolved.is_dir() and resolved not in seen:
+            seen.append(resolved)
+    return seen
+
+
+def list_specs(extra: list[Path] | None = None) -> dict[str, DatasetSpec]:
+    """All registered datasets by name; the same name in two files is an error."""
+    specs: dict[str, DatasetSpec] = {}
+    for folder in dataset_dirs(extra):
+        for toml_path in sorted(folder.glob("*.toml")):
+            spec = DatasetSpec.from_toml(toml_path)
+            if spec.name in specs:
+                other = specs[spec.name].toml_path
+                raise DatasetError(f"{toml_path}: dataset name {spec.name!r} is already "
+                                   f"registered by {other}")
+            specs[spec.name] = spec
+    return specs
+
+
+def get_spec(name: str, extra: list[Path] | None = None, where: str = "") -> DatasetSpec:
+    """The registered dataset called ``name`` (unknown names list the valid ones)."""
+    specs = list_specs(extra)
+    try:
+        return specs[name.lower()]
+    except KeyError:
+        raise UnknownNameError("dataset", name, specs, where) from None
+
+
+def infer_task(target: pl.Series) -> str:
+    """Guess the task from the target: two values → binary, few labels → multiclass, else regression."""
+    values = target.drop_nulls()
+    n_unique = values.n_unique()
+    if n_unique <= 2:
+        return "binary"
+    if not values.dtype.is_numeric():
+        return "multiclass"
+    if values.dtype.is_integer() and n_unique <= min(50, max(3, len(values) // 20)):
+        return "multiclass"
+    return "regression"
+
+
+def default_name(path: Path) -> str:
+    """A registry name from a file name: lowercase, runs of other characters become '-'."""
+    stem = path.name.split(".")[0]
+    return re.sub(r"[^a-z0-9]+", "-", stem.lower()).strip("-") or "dataset"
+
+
+def add_dataset(
+    path: Path,
+    target: str,
+    *,
+    time_column: str | None = None,
+    name: str | None = None,
+    task: str | None = None,
+    datasets_dir: Path | None = None,
+    force: bool = False,
+) -> Path:
+    """Validate ``path``, infer its task and column kinds, and write its registry TOML.
+
+    The TOML goes to ``datasets_dir``, else the first ``$TABBENCH_DATASETS`` folder, else
+    ``./datasets``. Returns the TOML's path. Raises :class:`DatasetError` on bad input.
+    """
+    from tabbench.datasets.load import load_dataset, read_table
+    from tabbench.metrics import default_metric
+
+    path = path.resolve()
+    frame = read_table(path)
+    if target not in frame.columns:
+        raise DatasetError(f"{path}: target {target!r} not found; columns are: "
+                           f"{', '.join(map(repr, frame.columns))}")
+    task = task or infer_task(frame.get_column(target))
+    name = (name or default_name(path)).lower()
+    folder = datasets_dir or _default_add_dir()
+    toml_path = folder / f"{name}.toml"
+    if toml_path.exists() and not force:
+        raise DatasetError(f"{toml_path}: already exists; choose another --name or pass --force")
+    if not force and name in list_specs([folder]):
+        raise DatasetError(f"dataset name {name!r} is already registered; choose another --name")
+    raw: dict = {"name": name, "task": task, "target": target, "path": str(path)}
+    if time_column:
+        raw["time_column"] = time_column
+    spec = DatasetSpec.from_dict(raw, where=str(path))
+    dataset = load_dataset(spec)
+    categorical = [c for c, kind in dataset.features.items() if kind == "categorical"]
+    lines = [
+        f"name = {_toml_str(name)}",
+        f"task = {_toml_str(task)}",
+        f"target = {_toml_str(target)}",
+        f"path = {_toml_str(_relative_path(path, folder))}",
+    ]
+    if time_column:
+        lines.append(f"time_column = {_toml_str(time_column)}")
+    lines.append(f"metric = {_toml_str(default_metric(task))}")
+    if categorical:
+        lines.append("categorical = [" + ", ".join(_toml_str(c) for c in categorical) + "]")
+    lines.append(f"n_rows = {dataset.n_rows}")
+    lines.append(f"description = {_toml_str(f'Added from {path.name} by tabbench datasets add.')}")
+    folder.mkdir(parents=True, exist_ok=True)
+    from tabbench._atomic import write_atomic_bytes
+
+    write_atomic_bytes(toml_path, ("\n".join(lines) + "\n").encode())
+    return toml_path
+
+
+def _default_add_dir() -> Path:
+    env = [p for p in os.environ.get("TABBENCH_DATASETS", "").split(":") if p]
+    return Path(env[0]) if env else Path.cwd() / "datasets"
+
+
+def _relative_path(path: Path, folder: Path) -> str:
+    try:
+        return os.path.relpath(path, folder.resolve())
+    except ValueError:
+        return str(path)
+
+
+def _toml_str(value: str) -> str:
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{escaped}"'

@@ -1,0 +1,55 @@
+"""The exception hierarchy: every user mistake raises a subclass of :class:`TabbenchError`.
+
+The CLI prints such errors as one line and exits with code 2; anything else is a bug.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+__all__ = [
+    "ConfigError",
+    "DatasetError",
+    "MissingDependencyError",
+    "SplitError",
+    "TabbenchError",
+    "TabbenchWarning",
+    "UnknownNameError",
+]
+
+
+class TabbenchError(Exception):
+    """Base class of errors caused by user input (files, configs, names, options)."""
+
+
+class ConfigError(TabbenchError):
+    """A benchmark config or TOML file is invalid."""
+
+
+class DatasetError(TabbenchError):
+    """A dataset file or its registry entry is invalid."""
+
+
+class SplitError(TabbenchError):
+    """A split cannot be made with the requested parameters."""
+
+
+class MissingDependencyError(TabbenchError):
+    """An optional package needed for the requested feature is not installed."""
+
+
+class UnknownNameError(TabbenchError, KeyError):
+    """A name (model, dataset, metric, split, budget…) is not registered."""
+
+    def __init__(self, kind: str, name: str, valid: Iterable[str], where: str = "") -> None:
+        self.kind, self.name, self.valid = kind, name, sorted(valid)
+        prefix = f"{where}: " if where else ""
+        message = f"{prefix}unknown {kind} {name!r}; valid names are: {', '.join(self.valid)}"
+        super().__init__(message)
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0])
+
+
+class TabbenchWarning(UserWarning):
+    """A problem in the input that tabbench repaired (non-finite values, dropped columns…)."""

@@ -1,0 +1,231 @@
+"""One job: (dataset, split, model, variant, seed) → preprocess → tune → refit → one result row."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import time
+import traceback
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from tabbench.config import Budget
+from tabbench.datasets.spec import DatasetSpec
+from tabbench.exceptions import TabbenchError
+from tabbench.schema import SCHEMA_VERSION
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from tabbench.datasets.dataset import Dataset
+    from tabbench.models.base import FitContext
+    from tabbench.splits import Split
+
+
+@dataclass(frozen=True)
+class Job:
+    """Everything that determines one result row (and nothing that does not)."""
+
+    run: str
+    spec: DatasetSpec
+    dataset_fingerprint: str
+    split_strategy: str
+    split_id: str
+    model: str
+    variant: str
+    seed: int
+    budget: Budget
+    metric: str
+    split_params: dict[str, Any] = field(default_factory=dict)
+    max_rows: int | None = None
+    device: str = "auto"
+    n_threads: int = 1
+    storage: str | None = None
+
+    @cached_property
+    def job_id(self) -> str:
+        """A hash of the fields that determine the result (not of the run name or threads)."""
+        key = {
+            "dataset": self.dataset_fingerprint, "split": self.split_id,
+            "split_params": self.split_params, "model": self.model, "variant": self.variant,
+            "budget": [self.budget.trials_for("gbdt"), self.budget.n_trials,
+                       self.budget.eval_seeds, self.budget.timeout],
+            "seed": self.seed, "metric": self.metric, "max_rows": self.max_rows,
+            "schema": SCHEMA_VERSION,
+        }
+        digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode())
+        return f"{self.spec.name}-{self.split_id}-{self.model}-{self.variant}-s{self.seed}-" \
+               f"{digest.hexdigest()[:12]}"
+
+    def base_row(self) -> dict[str, Any]:
+        """The columns of the result row known before the job runs."""
+        return {
+            "run": self.run, "job_id": self.job_id, "dataset": self.spec.name,
+            "dataset_fingerprint": self.dataset_fingerprint, "task": self.spec.task,
+            "split_strategy": self.split_strategy, "split_id": self.split_id,
+            "model": self.model, "variant": self.variant, "seed": self.seed,
+            "metric": self.metric,
+        }
+
+
+@dataclass(frozen=True, eq=False)
+class PreparedData:
+    """The preprocessed matrices of one split, ready for a model of one family."""
+
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_val: np.ndarray
+    y_val: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+    context: FitContext
+    metric: str
+
+    def part(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """``(X, y)`` of the part called ``name`` (train, val or test)."""
+        return getattr(self, f"X_{name}"), getattr(self, f"y_{name}")
+
+
+_DATASETS: dict[tuple[str, int | None], Dataset] = {}
+
+
+def load_job_dataset(spec: DatasetSpec, max_rows: int | None) -> Dataset:
+    """Load (once per process) the dataset of a job, subsampled to ``max_rows`` if set."""
+    from tabbench.datasets.load import fingerprint, load_dataset
+
+    key = (fingerprint(spec), max_rows)
+    if key not in _DATASETS:
+        _DATASETS[key] = subsample(load_dataset(spec), max_rows)
+    return _DATASETS[key]
+
+
+def subsample(dataset: Dataset, max_rows: int | None) -> Dataset:
+    """A seeded subsample of at most ``max_rows`` rows, keeping the original row order."""
+    from dataclasses import replace
+
+    if max_rows is None or dataset.n_rows <= max_rows:
+        return dataset
+    seed = int(dataset.fingerprint[:8], 16)
+    rows = np.sort(np.random.default_rng(seed).choice(dataset.n_rows, max_rows, replace=False))
+    return replace(dataset, frame=dataset.frame[rows])
+
+
+def prepare_data(dataset: Dataset, split: Split, family: str, *, metric: str, seed: int,
+                 n_threads: int, device: str) -> PreparedData:
+    """Fit the family's preprocessing on the training part and transform all three parts."""
+    from tabbench.preprocess import make_preprocessor
+
+    frame, y = dataset.frame, dataset.target()
+    preprocessor = make_preprocessor(family).fit(frame[split.train], dataset.features)
+    matrices = [preprocessor.transform(frame[idx]) for idx in (split.train, split.val, split.test)]
+    context = preprocessor.fit_context(dataset.task, dataset.n_classes, seed, n_threads, device)
+    return PreparedData(matrices[0], y[split.train], matrices[1], y[split.val], matrices[2],
+                        y[split.test], context, metric)
+
+
+def find_split(dataset: Dataset, job: Job) -> Split:
+    """The split of ``job`` (splits are deterministic, so any process can rebuild it)."""
+    from tabbench.splits import make_splits
+
+    for split in make_splits(dataset, job.split_strategy, job.split_params, seed=0):
+        if split.id == job.split_id:
+            return split
+    raise TabbenchError(f"{job.spec.where}: split {job.split_id!r} cannot be made")
+
+
+def run_job(job: Job) -> tuple[dict[str, Any], pl.DataFrame | None]:
+    """Run ``job`` and return its result row and trials table; errors become a ``failed`` row."""
+    from threadpoolctl import threadpool_limits
+
+    row = job.base_row()
+    row["started_at"] = datetime.now(UTC)
+    trials = None
+    try:
+        with threadpool_limits(limits=job.n_threads):
+            trials = _run(job, row)
+        row["status"] = "ok"
+    except Exception as exc:  # a failing model or trial must not stop the run
+        row["status"] = "failed"
+        row["error"] = _describe(exc)
+    row["finished_at"] = datetime.now(UTC)
+    return row, trials
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, TabbenchError):
+        return str(exc)
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" (at {frames[-1].filename.split('/')[-1]}:{frames[-1].lineno})" if frames else ""
+    return f"{type(exc).__name__}: {exc}{where}"
+
+
+def _run(job: Job, row: dict[str, Any]) -> pl.DataFrame | None:
+    from tabbench.device import resolve_device
+    from tabbench.models.base import get_model
+    from tabbench.tuning import fit_and_score, tune
+
+    spec = get_model(job.model)
+    dataset = load_job_dataset(job.spec, job.max_rows)
+    split = find_split(dataset, job)
+    device = resolve_device(job.device) if spec.supports_gpu else "cpu"
+    data = prepare_data(dataset, split, spec.family, metric=job.metric, seed=job.seed,
+                        n_threads=job.n_threads, device=device)
+    row.update(n_train=len(split.train), n_val=len(split.val), n_test=len(split.test),
+               n_features=data.X_train.shape[1])
+    trials = None
+    if job.variant == "tuned" and spec.tunable:
+        result = tune(spec, data, n_trials=job.budget.trials_for(spec.family), seed=job.seed,
+                      timeout=job.budget.timeout, storage=job.storage, study_name=job.job_id)
+        params, trials = result.best_params, result.trials
+        row.update(n_trials=result.n_trials, tune_seconds=result.seconds,
+                   val_score=result.best_value)
+    else:
+        params = dict(spec.default_params)
+        row.update(n_trials=0, tune_seconds=0.0)
+    outcomes = [
+        fit_and_score(spec, params, data, seed=1000 * job.seed + i, parts=("val", "test"))
+        for i in range(job.budget.eval_seeds)
+    ]
+    test = np.array([o.scores["test"] for o in outcomes])
+    row.update(
+        test_score=float(test.mean()),
+        test_score_std=float(test.std()),
+        best_params=json.dumps(params, sort_keys=True, default=str),
+        fit_seconds=float(np.mean([o.fit_seconds for o in outcomes])),
+        predict_seconds=float(np.mean([o.predict_seconds for o in outcomes])),
+        device=outcomes[0].device,
+        versions=json.dumps(_versions(spec.name, job.n_threads), sort_keys=True),
+    )
+    if row.get("val_score") is None:
+        row["val_score"] = float(np.mean([o.scores["val"] for o in outcomes]))
+    return trials
+
+
+_LIBRARIES = {"xgboost": "xgboost", "lightgbm": "lightgbm", "catboost": "catboost"}
+
+
+def _versions(model: str, n_threads: int) -> dict[str, Any]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    packages = ["tabbench", "numpy", "scikit-learn", "optuna", "polars"]
+    if model in _LIBRARIES:
+        packages.append(_LIBRARIES[model])
+    found: dict[str, Any] = {"python": platform.python_version(), "n_threads": n_threads}
+    for package in packages:
+        try:
+            found[package] = version(package)
+        except PackageNotFoundError:
+            found[package] = None
+    return found
+
+
+def timed(fn: Any, *args: Any, **kwargs: Any) -> tuple[Any, float]:
+    """Call ``fn`` and return its result with the seconds it took."""
+    started = time.perf_counter()
+    result = fn(*args, **kwargs)
+    return result, time.perf_counter() - started

@@ -1,0 +1,151 @@
+"""Leaderboard files (one atomic Parquet per job) and their aggregation into rankings."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from tabbench._atomic import write_atomic_bytes
+from tabbench.exceptions import TabbenchError
+from tabbench.metrics import get_metric
+from tabbench.schema import RESULT_SCHEMA, result_frame
+
+BASELINE = "dummy"
+
+
+def _parquet_bytes(frame: pl.DataFrame) -> bytes:
+    buffer = io.BytesIO()
+    frame.write_parquet(buffer, compression="zstd")
+    return buffer.getvalue()
+
+
+def write_result(out_dir: Path, row: dict[str, Any], trials: pl.DataFrame | None) -> Path:
+    """Write a job's row (and its trials table) atomically; return the result file's path."""
+    if trials is not None and trials.height:
+        write_atomic_bytes(out_dir / "trials" / f"{row['job_id']}.parquet", _parquet_bytes(trials))
+    path = out_dir / "results" / f"{row['job_id']}.parquet"
+    write_atomic_bytes(path, _parquet_bytes(result_frame([row])))
+    return path
+
+
+def read_results(path: Path) -> pl.DataFrame:
+    """All result rows under ``path`` (a run folder or its ``results/`` folder)."""
+    path = Path(path)
+    folder = path / "results" if (path / "results").is_dir() else path
+    files = sorted(folder.glob("*.parquet"))
+    if not files:
+        raise TabbenchError(f"{path}: no result files found (expected {folder}/*.parquet)")
+    frames = [pl.read_parquet(f) for f in files]
+    return pl.concat(frames, how="diagonal_relaxed")
+
+
+def statuses(out_dir: Path) -> dict[str, str]:
+    """``job_id → status`` of the result files in ``out_dir`` (unreadable files are ignored)."""
+    found: dict[str, str] = {}
+    for file in (out_dir / "results").glob("*.parquet"):
+        try:
+            status = pl.read_parquet(file, columns=["status"]).item(0, 0)
+        except Exception:
+            continue  # a damaged file counts as missing: its job runs again
+        found[file.stem] = status
+    return found
+
+
+@dataclass(frozen=True)
+class Standings:
+    """Aggregated results of one split strategy."""
+
+    strategy: str
+    summary: pl.DataFrame     # per model: mean rank, normalized score, win rate, n datasets
+    per_dataset: pl.DataFrame  # per (dataset, model): mean test score, std, rank
+
+
+def task_scores(results: pl.DataFrame) -> pl.DataFrame:
+    """Mean ``test_score`` per (dataset, split, model, variant) over seeds, ``ok`` rows only.
+
+    A model is named ``model`` for the tuned variant and ``model (default)`` otherwise, so
+    that both variants can be ranked side by side.
+    """
+    ok = results.filter(pl.col("status") == "ok")
+    if ok.is_empty():
+        return ok
+    label = pl.when(pl.col("variant") == "tuned").then(pl.col("model")) \
+        .otherwise(pl.col("model") + " (" + pl.col("variant") + ")")
+    return (
+        ok.with_columns(label.alias("entry"))
+        .group_by("dataset", "split_strategy", "split_id", "entry", "metric")
+        .agg(pl.col("test_score").mean(), pl.col("test_score").std().alias("seed_std"),
+             pl.col("fit_seconds").mean())
+        .sort("dataset", "split_id", "entry")
+    )
+
+
+def standings(results: pl.DataFrame) -> list[Standings]:
+    """Rank models per (dataset, split) and aggregate across datasets, per split strategy."""
+    from tabbench.stats import rank_scores
+
+    scores = task_scores(results)
+    if scores.is_empty():
+        return []
+    ranked = []
+    for (_, _), group in scores.group_by("dataset", "split_id", maintain_order=True):
+        maximize = get_metric(group["metric"][0]).direction == "maximize"
+        values = group["test_score"].to_numpy()
+        ranks = rank_scores(values, maximize=maximize)
+        ranked.append(group.with_columns(
+            pl.Series("rank", ranks),
+            pl.Series("normalized", _normalized(values, group["entry"].to_list(), maximize)),
+            pl.Series("win_rate", _win_rates(values, maximize)),
+        ))
+    table = pl.concat(ranked)
+    out = []
+    for (strategy,), group in table.group_by("split_strategy", maintain_order=True):
+        summary = (
+            group.group_by("entry")
+            .agg(pl.col("rank").mean().alias("mean_rank"),
+                 pl.col("normalized").mean().alias("normalized_score"),
+                 pl.col("win_rate").mean(),
+                 pl.col("dataset").n_unique().alias("n_datasets"))
+            .sort("mean_rank", "entry")
+            .rename({"entry": "model"})
+        )
+        per_dataset = (
+            group.group_by("dataset", "entry", "metric")
+            .agg(pl.col("test_score").mean(), pl.col("seed_std").mean().alias("std"),
+                 pl.col("rank").mean())
+            .sort("dataset", "rank")
+            .rename({"entry": "model"})
+        )
+        out.append(Standings(strategy, summary, per_dataset))
+    return sorted(out, key=lambda s: s.strategy)
+
+
+def _normalized(values: np.ndarray, entries: list[str], maximize: bool) -> np.ndarray:
+    """0 = the dummy baseline (or the worst model without one), 1 = the best model."""
+    sign = 1.0 if maximize else -1.0
+    signed = sign * values
+    best = np.nanmax(signed)
+    base = signed[entries.index(BASELINE)] if BASELINE in entries else np.nanmin(signed)
+    if not np.isfinite(best - base) or best == base:
+        return np.where(signed == best, 1.0, 0.0)
+    return (signed - base) / (best - base)
+
+
+def _win_rates(values: np.ndarray, maximize: bool) -> np.ndarray:
+    """Share of the other models each model beats (ties count one half)."""
+    n = len(values)
+    if n < 2:
+        return np.full(n, np.nan)
+    signed = values if maximize else -values
+    wins = (signed[:, None] > signed[None, :]).sum(1) + 0.5 * ((signed[:, None] == signed[None, :]).sum(1) - 1)
+    return wins / (n - 1)
+
+
+def result_columns() -> list[str]:
+    """The stable result columns, in order."""
+    return list(RESULT_SCHEMA)

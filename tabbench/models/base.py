@@ -1,0 +1,100 @@
+"""ModelSpec, the fit context handed to model factories, and the model registry."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+import numpy as np
+
+from tabbench._registry import Registry
+
+Family = Literal["gbdt", "classic", "nn"]
+
+
+@dataclass(frozen=True)
+class FitContext:
+    """What a model needs to know about the data and the machine, beyond its params.
+
+    ``X`` handed to ``fit``/``predict`` is a float32 matrix whose columns are
+    ``feature_names``; the columns listed in ``categorical`` hold integer category codes
+    ``0..cardinality-1`` stored as floats, with NaN for missing or unseen categories.
+    """
+
+    task: str
+    n_classes: int
+    feature_names: tuple[str, ...]
+    categorical: tuple[int, ...] = ()
+    cardinalities: tuple[int, ...] = ()
+    seed: int = 0
+    n_threads: int = 1
+    device: str = "cpu"
+
+
+class Estimator(Protocol):
+    """What a model factory returns (scikit-learn style)."""
+
+    device_: str
+
+    def fit(self, X: np.ndarray, y: np.ndarray, X_val: np.ndarray | None = None,
+            y_val: np.ndarray | None = None) -> Estimator: ...
+
+    def predict(self, X: np.ndarray) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One model of the zoo.
+
+    ``build(params, context)`` returns an unfitted estimator; ``search_space(trial)``
+    returns the params of an Optuna trial; ``default_params`` is enqueued as the first
+    trial. ``family`` picks the preprocessing (see :mod:`tabbench.preprocess`).
+    """
+
+    name: str
+    task_types: tuple[str, ...]
+    family: Family
+    build: Callable[[dict[str, Any], FitContext], Estimator]
+    default_params: dict[str, Any] = field(default_factory=dict)
+    search_space: Callable[[Any], dict[str, Any]] | None = None
+    supports_gpu: bool = False
+    extra: str | None = None
+    description: str = ""
+
+    @property
+    def tunable(self) -> bool:
+        """Whether the model has a search space."""
+        return self.search_space is not None
+
+
+MODELS: Registry[ModelSpec] = Registry("model")
+
+
+def register_model(spec: ModelSpec) -> ModelSpec:
+    """Add a model to the registry (duplicate names raise)."""
+    return MODELS.register(spec.name, spec)
+
+
+def get_model(name: str, where: str = "") -> ModelSpec:
+    """Look up a model by name, importing the built-in zoo on first use."""
+    load_builtin_models()
+    return MODELS.get(name, where)
+
+
+def model_names() -> list[str]:
+    """Names of all registered models."""
+    load_builtin_models()
+    return MODELS.names()
+
+
+_LOADED = False
+
+
+def load_builtin_models() -> None:
+    """Register the built-in models (their modules import heavy libraries lazily)."""
+    global _LOADED
+    if _LOADED:
+        return
+    _LOADED = True
+    from tabbench.models import classic, gbdt  # noqa: F401  (registration side effect)

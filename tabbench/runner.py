@@ -1,0 +1,110 @@
+"""Plan the jobs of a benchmark config, skip those already done, run the rest, write results."""
+
+from __future__ import annotations
+
+import warnings
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tabbench.config import BenchmarkConfig
+from tabbench.datasets.registry import get_spec, list_specs
+from tabbench.exceptions import ConfigError, TabbenchWarning
+from tabbench.executors import LocalExecutor, cores
+from tabbench.job import Job, load_job_dataset
+from tabbench.leaderboard import statuses, write_result
+from tabbench.metrics import default_metric, get_metric
+from tabbench.models.base import get_model
+
+TIME_BASED = ("time", "sliding-window", "expanding-window")
+
+
+def plan(config: BenchmarkConfig, datasets_dirs: list[Path] | None = None) -> list[Job]:
+    """All jobs of ``config``: datasets × splits × models × variants × seeds.
+
+    Each dataset is loaded (from the cache) and split here, so bad data or split
+    parameters fail before any job starts. Models that do not support a dataset's task,
+    and time-based splits of a dataset without a time column, are skipped with a warning.
+    """
+    names = config.datasets or tuple(list_specs(datasets_dirs))
+    if not names:
+        raise ConfigError(f"{config.source or 'config'}: no datasets to run")
+    where = str(config.source or "config")
+    n_threads = max(1, cores() // config.jobs)
+    jobs: list[Job] = []
+    for name in names:
+        spec = get_spec(name, datasets_dirs, where)
+        dataset = load_job_dataset(spec, config.max_rows)
+        metric = spec.metric or default_metric(spec.task)
+        get_metric(metric, spec.where)
+        strategies = [s for s in config.splits if spec.time_column or s not in TIME_BASED]
+        if len(strategies) < len(config.splits):
+            warnings.warn(f"{spec.where}: no time_column, so time-based splits are skipped",
+                          TabbenchWarning, stacklevel=2)
+        models = [m for m in config.models if spec.task in get_model(m).task_types]
+        for skipped in sorted(set(config.models) - set(models)):
+            warnings.warn(f"{spec.where}: model {skipped!r} does not support task "
+                          f"{spec.task!r}; skipped", TabbenchWarning, stacklevel=2)
+        from tabbench.splits import make_splits
+
+        for strategy in strategies:
+            params = config.split_params.get(strategy, {})
+            for split in make_splits(dataset, strategy, params, seed=0):
+                for model in models:
+                    for variant in config.variants:
+                        for seed in config.seeds:
+                            jobs.append(Job(
+                                run=config.name, spec=spec,
+                                dataset_fingerprint=dataset.fingerprint,
+                                split_strategy=strategy, split_id=split.id, model=model,
+                                variant=variant, seed=seed, budget=config.budget, metric=metric,
+                                split_params=params, max_rows=config.max_rows,
+                                device=config.device, n_threads=n_threads,
+                                storage=config.storage,
+                            ))
+    return jobs
+
+
+@dataclass
+class RunSummary:
+    """What a run did: counts by status, and where the files are."""
+
+    out_dir: Path
+    planned: int
+    skipped: int
+    counts: Counter = field(default_factory=Counter)
+
+
+ProgressCallback = Callable[[Job, dict], None]
+
+
+def run_benchmark(config: BenchmarkConfig, *, datasets_dirs: list[Path] | None = None,
+                  retry_failed: bool = False, on_start: Callable[[int], None] | None = None,
+                  on_result: ProgressCallback | None = None) -> RunSummary:
+    """Run every job of ``config`` that has no result yet and write one file per job.
+
+    Jobs with an ``ok`` row are never run again; ``failed`` and ``timeout`` rows are
+    retried only with ``retry_failed``. Results are written as each job finishes, so an
+    interrupted run loses only the jobs in flight.
+    """
+    out_dir = config.out_dir
+    jobs = plan(config, datasets_dirs)
+    done = statuses(out_dir)
+    keep = {"ok"} if retry_failed else {"ok", "failed", "timeout"}
+    pending = [job for job in jobs if done.get(job.job_id) not in keep]
+    duplicates = [job_id for job_id, n in Counter(j.job_id for j in jobs).items() if n > 1]
+    if duplicates:
+        raise ConfigError(f"{config.source}: the config plans job {duplicates[0]!r} twice")
+    summary = RunSummary(out_dir, planned=len(jobs), skipped=len(jobs) - len(pending))
+    if on_start:
+        on_start(len(pending))
+    if config.executor == "dask":
+        raise ConfigError(f"{config.source}: executor 'dask' is not available yet; use 'local'")
+    executor = LocalExecutor(jobs=config.jobs, time_limit=config.time_limit)
+    for job, row, trials in executor.run(pending):
+        write_result(out_dir, row, trials)
+        summary.counts[row["status"]] += 1
+        if on_result:
+            on_result(job, row)
+    return summary

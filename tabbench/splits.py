@@ -1,0 +1,645 @@
+"""Splits: named train / validation / test index arrays, made by registered splitters.
+
+A :class:`Split` is data: an id such as ``time-0`` or ``random-2`` and three sorted,
+disjoint int64 arrays of row indices. Splitters are looked up by name in
+:data:`SPLITTERS` and share one signature::
+
+    fn(n_rows, *, time, y, groups, seed, where, **params) -> list[Split]
+
+The time-based kinds (``time``, ``sliding-window``, ``expanding-window``) order rows by the
+time column and never let rows sharing one timestamp straddle a boundary. ``random`` and
+``stratified`` use the part sizes the ``time`` split gives on the same data, so scores
+under the two are comparable. ``group`` keeps every group in a single part.
+:func:`make_splits` runs a splitter on a :class:`~tabbench.datasets.dataset.Dataset`
+with a seed derived from (fingerprint, strategy, params, seed) and checks the result.
+
+Examples
+--------
+>>> import numpy as np
+>>> time_splitter = SPLITTERS.get("time")
+>>> [split] = time_splitter(5, time=np.array([40, 30, 20, 10, 0]), y=None, groups=None,
+...                         seed=0, where="demo")
+>>> split.train.tolist(), split.val.tolist(), split.test.tolist()
+([2, 3, 4], [1], [0])
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import inspect
+import json
+import math
+import numbers
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+
+from tabbench._registry import Registry
+from tabbench.exceptions import SplitError
+
+if TYPE_CHECKING:
+    from tabbench.datasets.dataset import Dataset
+
+__all__ = ["SPLITTERS", "TIME_KINDS", "Split", "SplitKind", "make_splits", "split_names"]
+
+SplitKind = Literal["time", "sliding-window", "expanding-window", "random", "stratified", "group"]
+TIME_KINDS: tuple[str, ...] = ("time", "sliding-window", "expanding-window")
+DEFAULT_FRACTIONS: tuple[float, float, float] = (0.6, 0.2, 0.2)
+_PARTS = ("train", "val", "test")
+_COMMON = ("n_rows", "time", "y", "groups", "seed", "where")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+Splitter = Callable[..., list["Split"]]
+SPLITTERS: Registry[Splitter] = Registry("split")
+
+
+def _prefix(where: str) -> str:
+    return f"{where}: " if where else ""
+
+
+@dataclass(frozen=True, eq=False)
+class Split:
+    """One train / validation / test split: sorted, disjoint int64 row indices.
+
+    Parameters
+    ----------
+    id : str
+        ``<kind>-<i>``, e.g. ``time-0`` or ``sliding-window-2``.
+    train, val, test : numpy.ndarray
+        Row indices (converted to int64).
+    """
+
+    id: str
+    train: np.ndarray
+    val: np.ndarray
+    test: np.ndarray
+
+    def __post_init__(self) -> None:
+        for part in _PARTS:
+            object.__setattr__(self, part, np.asarray(getattr(self, part), dtype=np.int64))
+
+    def check(self, time: np.ndarray | None = None, *, n_rows: int | None = None,
+              where: str = "") -> Split:
+        """Verify the split; raise :class:`SplitError` saying what does not hold.
+
+        Parameters
+        ----------
+        time : numpy.ndarray, optional
+            The time column; when given (pass it for time-based kinds only), the parts
+            must be ordered in time: ``max(time[train]) <= min(time[val])`` and
+            ``max(time[val]) <= min(time[test])``.
+        n_rows : int, optional
+            Number of rows of the dataset; indices must lie in ``[0, n_rows)``.
+            Defaults to ``len(time)`` when ``time`` is given.
+        where : str
+            Dataset file or name to start error messages with.
+
+        Returns
+        -------
+        Split
+            ``self``, so that calls can be chained.
+        """
+        prefix = f"{_prefix(where)}split {self.id!r}: "
+        limit = n_rows if n_rows is not None else (len(time) if time is not None else None)
+        for part in _PARTS:
+            idx = getattr(self, part)
+            problem = ""
+            if idx.ndim != 1 or idx.size == 0:
+                problem = "must be a non-empty 1-d index array"
+            elif np.any(np.diff(idx) <= 0):
+                problem = "must be strictly increasing (sorted, no duplicates)"
+            elif limit is not None and (idx[0] < 0 or idx[-1] >= limit):
+                problem = f"must lie in [0, {limit}); found {idx[0]}..{idx[-1]}"
+            if problem:
+                message = f"{prefix}the {part} indices {problem}"
+                raise SplitError(message)
+        for first, second in (("train", "val"), ("train", "test"), ("val", "test")):
+            shared = np.intersect1d(getattr(self, first), getattr(self, second))
+            if shared.size:
+                message = (f"{prefix}the {first} and {second} parts must be disjoint; "
+                           f"they share {shared.size} rows (first: {shared[0]})")
+                raise SplitError(message)
+        if time is not None:
+            time = np.asarray(time)
+            for first, second in (("train", "val"), ("val", "test")):
+                latest = time[getattr(self, first)].max()
+                earliest = time[getattr(self, second)].min()
+                if latest > earliest:
+                    message = (f"{prefix}the {first} part must end no later than the {second} "
+                               f"part starts; found {first} up to time {latest}, "
+                               f"{second} from time {earliest}")
+                    raise SplitError(message)
+        return self
+
+
+def _splitter(name: str) -> Callable[[Splitter], Splitter]:
+    """Register ``fn`` as ``name``, rejecting params that ``fn`` does not declare."""
+
+    def decorate(fn: Splitter) -> Splitter:
+        allowed = sorted(p for p in inspect.signature(fn).parameters if p not in _COMMON)
+
+        @functools.wraps(fn)
+        def splitter(n_rows: int, *, time: np.ndarray | None = None, y: np.ndarray | None = None,
+                     groups: np.ndarray | None = None, seed: int = 0, where: str = "",
+                     **params: Any) -> list[Split]:
+            unknown = sorted(set(params) - set(allowed))
+            if unknown:
+                names = ", ".join(repr(p) for p in unknown)
+                message = (f"{_prefix(where)}split {name!r}: unknown parameter {names}; "
+                           f"allowed parameters are: {', '.join(allowed)}")
+                raise SplitError(message)
+            return fn(n_rows, time=time, y=y, groups=groups, seed=seed, where=where, **params)
+
+        SPLITTERS.register(name, splitter)
+        return splitter
+
+    return decorate
+
+
+# --- parameter validation -------------------------------------------------------------
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _fractions(value: Any, name: str, where: str) -> tuple[float, float, float]:
+    if value is None:
+        return DEFAULT_FRACTIONS
+    if not (isinstance(value, Sequence) and not isinstance(value, str) and len(value) == 3
+            and all(_is_number(f) and f > 0 for f in value)):
+        message = (f"{_prefix(where)}split {name!r}: fractions must be 3 positive numbers "
+                   f"(train, val, test); got {value!r}")
+        raise SplitError(message)
+    total = float(sum(value))
+    if abs(total - 1.0) > 1e-9:
+        message = (f"{_prefix(where)}split {name!r}: fractions {tuple(value)} must sum to 1; "
+                   f"they sum to {total:g}")
+        raise SplitError(message)
+    return (float(value[0]), float(value[1]), float(value[2]))
+
+
+def _count(value: Any, param: str, minimum: int, name: str, where: str) -> int:
+    if not (isinstance(value, numbers.Integral) and not isinstance(value, bool)
+            and value >= minimum):
+        message = (f"{_prefix(where)}split {name!r}: {param} must be an integer >= {minimum}; "
+                   f"got {value!r}")
+        raise SplitError(message)
+    return int(value)
+
+
+def _timestamp(value: Any, name: str, where: str) -> int:
+    """A cut as int64: integers pass through, ISO strings and datetimes become epoch ns."""
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        return int(value)
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            message = (f"{_prefix(where)}split {name!r}: cut {value!r} is not an ISO datetime "
+                       "such as '2024-01-31' or '2024-01-31T12:00:00'")
+            raise SplitError(message) from None
+    if isinstance(value, datetime):
+        if value.tzinfo is None:  # naive datetimes are read as UTC, like Polars' epoch
+            value = value.replace(tzinfo=UTC)
+        delta = value - _EPOCH
+        return (delta.days * 86_400 + delta.seconds) * 10**9 + delta.microseconds * 1000
+    message = (f"{_prefix(where)}split {name!r}: cuts must be integers or ISO datetime "
+               f"strings; got {value!r}")
+    raise SplitError(message)
+
+
+def _cuts(value: Any, name: str, where: str) -> tuple[int, int]:
+    if not (isinstance(value, Sequence) and not isinstance(value, str) and len(value) == 2):
+        message = (f"{_prefix(where)}split {name!r}: cuts must be two timestamps "
+                   f"(train/val, val/test); got {value!r}")
+        raise SplitError(message)
+    first, second = (_timestamp(v, name, where) for v in value)
+    if first > second:
+        message = (f"{_prefix(where)}split {name!r}: cuts must be in increasing order; "
+                   f"got {value!r}")
+        raise SplitError(message)
+    return first, second
+
+
+def _column(values: np.ndarray | None, column: str, n_rows: int, name: str,
+            where: str) -> np.ndarray:
+    if values is None:
+        message = f"{_prefix(where)}split {name!r} needs a {column}"
+        raise SplitError(message)
+    values = np.asarray(values)
+    if values.shape != (n_rows,):
+        message = (f"{_prefix(where)}split {name!r}: the {column} must have one value per row "
+                   f"({n_rows}); got shape {values.shape}")
+        raise SplitError(message)
+    return values
+
+
+def _time_order(time: np.ndarray | None, n_rows: int, name: str,
+                where: str) -> tuple[np.ndarray, np.ndarray]:
+    """Row order by time (stable) and the sorted times."""
+    time = _column(time, "time_column", n_rows, name, where)
+    if time.dtype.kind == "f" and np.isnan(time).any():
+        message = (f"{_prefix(where)}split {name!r}: the time_column must have no missing "
+                   f"values; found {int(np.isnan(time).sum())}")
+        raise SplitError(message)
+    order = np.argsort(time, kind="stable")
+    return order, time[order]
+
+
+def _round(x: float) -> int:
+    return math.floor(x + 0.5)
+
+
+def _seeds(seed: int, n: int) -> list[np.random.SeedSequence]:
+    """One independent seed sequence per split, derived from ``seed``."""
+    return np.random.SeedSequence(seed).spawn(n)
+
+
+# --- time-based splitters -------------------------------------------------------------
+
+
+def _blocks(name: str, i: int, order: np.ndarray, t_sorted: np.ndarray, bounds: Sequence[int],
+            gap: int, reason: str, where: str) -> Split:
+    """Cut the time-ordered rows at ``bounds`` = (train start, val start, test start, end).
+
+    Each boundary moves forward to the end of its tie group; the first ``gap`` rows
+    after the train/val and val/test boundaries are dropped.
+    """
+    n = len(order)
+    snapped = []
+    for b in bounds:
+        b = min(max(int(b), 0), n)
+        if 0 < b < n and t_sorted[b - 1] == t_sorted[b]:
+            b = int(np.searchsorted(t_sorted, t_sorted[b - 1], side="right"))
+        snapped.append(max(b, snapped[-1]) if snapped else b)
+    start, val_start, test_start, end = snapped
+    spans = ((start, val_start), (val_start + gap, test_start), (test_start + gap, end))
+    parts = {}
+    for part, (lo, hi) in zip(_PARTS, spans, strict=True):
+        if hi <= lo:
+            message = f"{_prefix(where)}split {name!r}: {reason}: the {part} part is empty"
+            raise SplitError(message)
+        parts[part] = np.sort(order[lo:hi])
+    return Split(f"{name}-{i}", **parts)
+
+
+def _time_split(name: str, n_rows: int, time: np.ndarray | None, where: str, fractions: Any,
+                cuts: Any, gap: Any) -> Split:
+    gap = _count(gap, "gap", 0, name, where)
+    order, t_sorted = _time_order(time, n_rows, name, where)
+    if cuts is not None:
+        if fractions is not None:
+            message = f"{_prefix(where)}split {name!r}: give either fractions or cuts, not both"
+            raise SplitError(message)
+        first, second = _cuts(cuts, name, where)
+        bounds = (0, np.searchsorted(t_sorted, first), np.searchsorted(t_sorted, second), n_rows)
+        span = f"times {t_sorted[0]}..{t_sorted[-1]}" if n_rows else "no rows"
+        reason = f"no rows between the cuts ({first}, {second}; {span}, gap {gap})"
+    else:
+        f = _fractions(fractions, name, where)
+        bounds = (0, _round(n_rows * f[0]), _round(n_rows * (f[0] + f[1])), n_rows)
+        reason = f"too few rows ({n_rows} rows, fractions {f}, gap {gap})"
+    return _blocks(name, 0, order, t_sorted, bounds, gap, reason, where)
+
+
+@_splitter("time")
+def split_time(n_rows: int, *, time: np.ndarray | None, y: np.ndarray | None,
+               groups: np.ndarray | None, seed: int, where: str, fractions: Any = None,
+               cuts: Any = None, gap: int = 0) -> list[Split]:
+    """One contiguous train → val → test split in time order (id ``time-0``).
+
+    Parameters
+    ----------
+    n_rows : int
+        Number of rows.
+    time : numpy.ndarray
+        Time column (int64; datetimes as epoch nanoseconds). Required.
+    y, groups, seed
+        Unused.
+    where : str
+        Dataset file or name to start error messages with.
+    fractions : tuple of 3 floats, default (0.6, 0.2, 0.2)
+        Part sizes as fractions of the rows: boundaries at ``round(n * f0)`` and
+        ``round(n * (f0 + f1))`` in time order.
+    cuts : tuple of 2 timestamps, optional
+        Instead of fractions: ``train = time < c1``, ``val = c1 <= time < c2``,
+        ``test = time >= c2``. Integers, or ISO datetime strings (read as UTC).
+    gap : int, default 0
+        Rows dropped after each boundary (the first ``gap`` rows of val and of test).
+
+    Returns
+    -------
+    list of Split
+        One split. A boundary inside a group of equal timestamps moves forward to the
+        end of that group.
+    """
+    return [_time_split("time", n_rows, time, where, fractions, cuts, gap)]
+
+
+def _windows(name: str, n_rows: int, time: np.ndarray | None, where: str, n_splits: Any,
+             fractions: Any, gap: Any, expanding: bool) -> list[Split]:
+    k = _count(n_splits, "n_splits", 1, name, where)
+    f = _fractions(fractions, name, where)
+    gap = _count(gap, "gap", 0, name, where)
+    order, t_sorted = _time_order(time, n_rows, name, where)
+    width = n_rows / (1 + (k - 1) * f[2])
+    test = _round(width * f[2])
+    val = _round(width * f[1])
+    train = n_rows - val - k * test
+    if min(train, val, test) < 1:
+        message = (f"{_prefix(where)}split {name!r}: too few rows: {n_rows} rows give "
+                   f"train/val/test windows of {train}/{val}/{test} rows with "
+                   f"n_splits={k} and fractions {f}")
+        raise SplitError(message)
+    reason = f"too few rows ({n_rows} rows, n_splits {k}, fractions {f}, gap {gap})"
+    splits = []
+    for i in range(k):
+        shift = i * test
+        bounds = (0 if expanding else shift, shift + train, shift + train + val,
+                  shift + train + val + test)
+        splits.append(_blocks(name, i, order, t_sorted, bounds, gap, reason, where))
+    return splits
+
+
+_WINDOW_DOC = """Several time splits moving forward in time (TabReD's protocol).
+
+    Rows are put in time order. With ``k = n_splits`` and ``fractions = (f0, f1, f2)``, one
+    window is ``W = n_rows / (1 + (k - 1) * f2)`` rows, so that ``k`` windows shifted by
+    the test size fit exactly; then ``S = round(W * f2)`` (test size and shift),
+    ``V = round(W * f1)`` (val size) and ``T = n_rows - V - k * S`` (train size of the
+    first split). Split ``i`` (``0 <= i < k``), with ``s = i * S``, has
+    ``val = [s + T, s + T + V)`` and ``test = [s + T + V, s + T + V + S)`` in time
+    order, so the last test part ends at the last row. ``sliding-window`` has
+    ``train = [s, s + T)`` (fixed size); ``expanding-window`` has ``train = [0, s + T)``.
+    Both kinds share the val and test parts of each split ``i``. As in ``time``,
+    boundaries move forward past tied timestamps and ``gap`` rows are dropped after
+    the train/val and val/test boundaries.
+
+    Parameters
+    ----------
+    n_rows : int
+        Number of rows.
+    time : numpy.ndarray
+        Time column. Required.
+    y, groups, seed
+        Unused.
+    where : str
+        Dataset file or name to start error messages with.
+    n_splits : int, default 3
+        Number of splits ``k``.
+    fractions : tuple of 3 floats, default (0.6, 0.2, 0.2)
+        Relative train/val/test sizes of the first window.
+    gap : int, default 0
+        Rows dropped after each boundary.
+
+    Returns
+    -------
+    list of Split
+        Ids ``<kind>-0`` … ``<kind>-<k-1>``, oldest first.
+
+    Examples
+    --------
+    20 rows, ``n_splits=3``, default fractions: ``W = 14.29``, ``S = V = 3``, ``T = 8``;
+    split 1 of ``sliding-window`` is train 3..10, val 11..13, test 14..16.
+    """
+
+
+@_splitter("sliding-window")
+def split_sliding_window(n_rows: int, *, time: np.ndarray | None, y: np.ndarray | None,
+                         groups: np.ndarray | None, seed: int, where: str, n_splits: int = 3,
+                         fractions: Any = None, gap: int = 0) -> list[Split]:
+    return _windows("sliding-window", n_rows, time, where, n_splits, fractions, gap,
+                    expanding=False)
+
+
+@_splitter("expanding-window")
+def split_expanding_window(n_rows: int, *, time: np.ndarray | None, y: np.ndarray | None,
+                           groups: np.ndarray | None, seed: int, where: str, n_splits: int = 3,
+                           fractions: Any = None, gap: int = 0) -> list[Split]:
+    return _windows("expanding-window", n_rows, time, where, n_splits, fractions, gap,
+                    expanding=True)
+
+
+split_sliding_window.__doc__ = _WINDOW_DOC
+split_expanding_window.__doc__ = _WINDOW_DOC
+
+
+# --- seeded splitters -----------------------------------------------------------------
+
+
+def _sizes(name: str, n_rows: int, time: np.ndarray | None, where: str, fractions: Any,
+           cuts: Any, gap: Any) -> tuple[int, int, int]:
+    """Part sizes of the ``time`` split on the same data (row order when no time)."""
+    if time is None:
+        if cuts is not None:
+            message = f"{_prefix(where)}split {name!r}: cuts need a time_column"
+            raise SplitError(message)
+        time = np.arange(n_rows)
+    split = _time_split(name, n_rows, time, where, fractions, cuts, gap)
+    return split.train.size, split.val.size, split.test.size
+
+
+_SEEDED_PARAMS_DOC = """
+    Parameters
+    ----------
+    n_rows : int
+        Number of rows.
+    time : numpy.ndarray, optional
+        When given, the part sizes are those of the ``time`` split with the same
+        ``fractions``, ``cuts`` and ``gap`` (ties and gaps included); else they come
+        from ``fractions`` alone.
+    seed : int
+        Seed; split ``i`` uses the ``i``-th child of ``numpy.random.SeedSequence(seed)``.
+    where : str
+        Dataset file or name to start error messages with.
+    fractions : tuple of 3 floats, default (0.6, 0.2, 0.2)
+    cuts : tuple of 2 timestamps, optional
+        Only to size the parts like a ``time`` split with cuts; needs ``time``.
+    gap : int, default 0
+        Only to size the parts like a ``time`` split with a gap.
+    n_splits : int, default 1
+        Number of splits, ids ``<kind>-0`` … ``<kind>-<n_splits-1>``.
+
+    Returns
+    -------
+    list of Split
+    """
+
+
+@_splitter("random")
+def split_random(n_rows: int, *, time: np.ndarray | None, y: np.ndarray | None,
+                 groups: np.ndarray | None, seed: int, where: str, fractions: Any = None,
+                 cuts: Any = None, gap: int = 0, n_splits: int = 1) -> list[Split]:
+    k = _count(n_splits, "n_splits", 1, "random", where)
+    n_train, n_val, n_test = _sizes("random", n_rows, time, where, fractions, cuts, gap)
+    splits = []
+    for i, child in enumerate(_seeds(seed, k)):
+        perm = np.random.default_rng(child).permutation(n_rows)
+        splits.append(Split(f"random-{i}", np.sort(perm[:n_train]),
+                            np.sort(perm[n_train:n_train + n_val]),
+                            np.sort(perm[n_train + n_val:n_train + n_val + n_test])))
+    return splits
+
+
+@_splitter("stratified")
+def split_stratified(n_rows: int, *, time: np.ndarray | None, y: np.ndarray | None,
+                     groups: np.ndarray | None, seed: int, where: str, fractions: Any = None,
+                     cuts: Any = None, gap: int = 0, n_splits: int = 1) -> list[Split]:
+    from sklearn.model_selection import train_test_split
+
+    prefix = f"{_prefix(where)}split 'stratified'"
+    if y is None or np.asarray(y).dtype.kind not in "iu":
+        found = "no target" if y is None else f"a {np.asarray(y).dtype} target"
+        message = f"{prefix} needs a classification task (integer class codes); found {found}"
+        raise SplitError(message)
+    y = _column(y, "target", n_rows, "stratified", where)
+    classes, counts = np.unique(y, return_counts=True)
+    if counts.min() < 2:
+        message = (f"{prefix}: every class needs at least 2 rows; class {classes[counts.argmin()]} "
+                   f"has {counts.min()}")
+        raise SplitError(message)
+    k = _count(n_splits, "n_splits", 1, "stratified", where)
+    n_train, n_val, n_test = _sizes("stratified", n_rows, time, where, fractions, cuts, gap)
+    rows = np.arange(n_rows)
+    splits = []
+    for i, child in enumerate(_seeds(seed, k)):
+        state = int(child.generate_state(1)[0])
+        try:
+            train, rest = train_test_split(rows, train_size=n_train, test_size=n_val + n_test,
+                                           stratify=y, random_state=state)
+            val, test = train_test_split(rest, train_size=n_val, test_size=n_test,
+                                         stratify=y[rest], random_state=state)
+        except ValueError as exc:  # e.g. a part smaller than the number of classes
+            message = f"{prefix}: cannot stratify {n_train}/{n_val}/{n_test} rows: {exc}"
+            raise SplitError(message) from None
+        splits.append(Split(f"stratified-{i}", np.sort(train), np.sort(val), np.sort(test)))
+    return splits
+
+
+split_random.__doc__ = "Seeded random permutation cut into parts.\n" + _SEEDED_PARAMS_DOC
+split_stratified.__doc__ = (
+    "Like ``random``, keeping the class proportions of ``y`` (integer class codes) in each\n"
+    "    part; every class needs at least 2 rows.\n" + _SEEDED_PARAMS_DOC
+)
+
+
+@_splitter("group")
+def split_group(n_rows: int, *, time: np.ndarray | None, y: np.ndarray | None,
+                groups: np.ndarray | None, seed: int, where: str, fractions: Any = None,
+                n_splits: int = 1) -> list[Split]:
+    """Whole groups per part: no group appears in two parts.
+
+    The unique groups (missing values form one group) are shuffled with the split's
+    seed; walking them in that order, a group goes to train, val or test according to
+    where the middle of its rows falls in the running row count, compared with
+    ``n_rows * f0`` and ``n_rows * (f0 + f1)``. Part sizes thus approach the fractions.
+
+    Parameters
+    ----------
+    n_rows : int
+        Number of rows.
+    groups : numpy.ndarray
+        Group label per row. Required.
+    time, y
+        Unused.
+    seed : int
+        Seed; split ``i`` uses the ``i``-th child of ``numpy.random.SeedSequence(seed)``.
+    where : str
+        Dataset file or name to start error messages with.
+    fractions : tuple of 3 floats, default (0.6, 0.2, 0.2)
+    n_splits : int, default 1
+        Number of splits, ids ``group-0`` … ``group-<n_splits-1>``.
+
+    Returns
+    -------
+    list of Split
+    """
+    groups = _column(groups, "group_column", n_rows, "group", where)
+    f = _fractions(fractions, "group", where)
+    k = _count(n_splits, "n_splits", 1, "group", where)
+    lookup = {label: code for code, label in enumerate(dict.fromkeys(groups.tolist()))}
+    codes = np.fromiter((lookup[g] for g in groups.tolist()), dtype=np.int64, count=n_rows)
+    sizes = np.bincount(codes, minlength=len(lookup))
+    edges = [n_rows * f[0], n_rows * (f[0] + f[1])]
+    splits = []
+    for i, child in enumerate(_seeds(seed, k)):
+        perm = np.random.default_rng(child).permutation(len(lookup))
+        middles = np.cumsum(sizes[perm]) - sizes[perm] / 2
+        part_of_group = np.empty(len(lookup), dtype=np.int64)
+        part_of_group[perm] = np.searchsorted(edges, middles, side="right")
+        part_of_row = part_of_group[codes]
+        parts = [np.flatnonzero(part_of_row == p) for p in range(3)]
+        for part, idx in zip(_PARTS, parts, strict=True):
+            if idx.size == 0:
+                message = (f"{_prefix(where)}split 'group': too few groups: the {part} part "
+                           f"is empty ({len(lookup)} groups, {n_rows} rows, fractions {f})")
+                raise SplitError(message)
+        splits.append(Split(f"group-{i}", *parts))
+    return splits
+
+
+# --- public entry points --------------------------------------------------------------
+
+
+def split_names() -> list[str]:
+    """Names of the registered splitters, in registration order.
+
+    Returns
+    -------
+    list of str
+    """
+    return SPLITTERS.names()
+
+
+def _derive_seed(fingerprint: str, strategy: str, params: dict[str, Any], seed: int) -> int:
+    """A 64-bit seed from the inputs, stable across processes (unlike ``hash()``)."""
+    payload = json.dumps([fingerprint, strategy.lower(), sorted(params.items()), seed],
+                         default=str)
+    return int.from_bytes(hashlib.sha256(payload.encode()).digest()[:8], "little")
+
+
+def make_splits(dataset: Dataset, strategy: str, params: dict[str, Any] | None = None,
+                seed: int = 0) -> list[Split]:
+    """Split a dataset's rows with a registered strategy, deterministically.
+
+    Parameters
+    ----------
+    dataset : Dataset
+        The loaded dataset; its time, target and group columns are handed to the splitter.
+    strategy : str
+        A name in :data:`SPLITTERS` (see :func:`split_names`), case-insensitive.
+    params : dict, optional
+        The splitter's parameters, e.g. ``{"fractions": (0.7, 0.15, 0.15), "gap": 10}``.
+    seed : int, default 0
+        Combined with the dataset fingerprint, the strategy and the params (through
+        SHA-256) into the splitter's seed.
+
+    Returns
+    -------
+    list of Split
+        Checked splits: sorted, disjoint, non-empty and, for time-based kinds, ordered
+        in time.
+
+    Raises
+    ------
+    UnknownNameError
+        If ``strategy`` is not registered.
+    SplitError
+        If the splits cannot be made with these parameters on this dataset.
+    """
+    params = dict(params or {})
+    where = dataset.spec.where
+    splitter = SPLITTERS.get(strategy, where=where)
+    time = dataset.time()
+    splits = splitter(dataset.n_rows, time=time, y=dataset.target(), groups=dataset.groups(),
+                      seed=_derive_seed(dataset.fingerprint, strategy, params, seed),
+                      where=where, **params)
+    ordered_time = time if strategy.lower() in TIME_KINDS else None
+    for split in splits:
+        split.check(ordered_time, n_rows=dataset.n_rows, where=where)
+    return splits

@@ -1,0 +1,145 @@
+"""Optuna search for one job: TPE, seeded, the model's default params as the first trial."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from tabbench.metrics import get_metric, score
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from tabbench.job import PreparedData
+    from tabbench.models.base import ModelSpec
+
+
+@dataclass(frozen=True)
+class FitOutcome:
+    """One fit: the scores on the requested parts and what it cost."""
+
+    scores: dict[str, float]
+    fit_seconds: float
+    predict_seconds: float
+    device: str
+    n_iterations: int | None
+
+
+def fit_and_score(spec: ModelSpec, params: dict[str, Any], data: PreparedData, seed: int,
+                  parts: tuple[str, ...] = ("val",)) -> FitOutcome:
+    """Fit ``spec`` with ``params`` on the training part and score it on ``parts``."""
+    from dataclasses import replace
+
+    context = replace(data.context, seed=seed)
+    estimator = spec.build(dict(params), context)
+    started = time.perf_counter()
+    estimator.fit(data.X_train, data.y_train, data.X_val, data.y_val)
+    fit_seconds = time.perf_counter() - started
+    scores: dict[str, float] = {}
+    predict_seconds = 0.0
+    for part in parts:
+        X, y = data.part(part)
+        started = time.perf_counter()
+        prediction = predict(estimator, X, data.context.task)
+        predict_seconds += time.perf_counter() - started
+        scores[part] = score(data.metric, y, prediction)
+    return FitOutcome(scores, fit_seconds, predict_seconds, getattr(estimator, "device_", "cpu"),
+                      getattr(estimator, "n_iterations_", None))
+
+
+def predict(estimator: Any, X: np.ndarray, task: str) -> np.ndarray:
+    """Class probabilities for classification, values for regression."""
+    if task == "regression":
+        return np.asarray(estimator.predict(X), dtype=np.float64)
+    return np.asarray(estimator.predict_proba(X), dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class TuneResult:
+    """The outcome of a study: best params and validation score, and the trials table."""
+
+    best_params: dict[str, Any]
+    best_value: float
+    n_trials: int
+    seconds: float
+    trials: pl.DataFrame
+
+
+def tune(spec: ModelSpec, data: PreparedData, *, n_trials: int, seed: int,
+         timeout: float | None = None, storage: str | None = None,
+         study_name: str | None = None) -> TuneResult:
+    """Search ``spec``'s space on the validation part.
+
+    The first trial uses the model's default params, so the tuned model never loses to the
+    default on validation. A trial that raises is recorded as failed and the search goes on;
+    if every trial fails, the first error is raised. With ``storage`` (any Optuna storage
+    URL) the study is persistent: a resumed study only runs the trials still missing.
+    """
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    direction = get_metric(data.metric).direction
+    sampler = optuna.samplers.TPESampler(seed=seed)
+    study = optuna.create_study(direction=direction, sampler=sampler, storage=storage,
+                                study_name=study_name, load_if_exists=storage is not None)
+    if not study.trials:
+        study.enqueue_trial({}, user_attrs={"default": True})
+    errors: list[str] = []
+
+    def objective(trial: optuna.Trial) -> float:
+        params = dict(spec.default_params)
+        if not trial.user_attrs.get("default") and spec.search_space is not None:
+            params.update(spec.search_space(trial))
+        trial.set_user_attr("params", json.dumps(params, sort_keys=True, default=str))
+        try:
+            outcome = fit_and_score(spec, params, data, seed)
+        except Exception as exc:
+            errors.append(f"{type(exc).__name__}: {exc}")
+            raise
+        trial.set_user_attr("n_iterations", outcome.n_iterations)
+        value = outcome.scores["val"]
+        if not np.isfinite(value):
+            raise ValueError(f"validation {data.metric} is not finite ({value})")
+        return value
+
+    finished = sum(t.state.is_finished() for t in study.trials)
+    remaining = max(n_trials - finished, 0) if spec.search_space is not None else max(1 - finished, 0)
+    started = time.perf_counter()
+    if remaining:
+        study.optimize(objective, n_trials=remaining, timeout=timeout, catch=(Exception,))
+    seconds = time.perf_counter() - started
+    complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    if not complete:
+        raise RuntimeError(errors[0] if errors else "no trial completed")
+    best = study.best_trial
+    return TuneResult(
+        best_params=json.loads(best.user_attrs["params"]),
+        best_value=float(best.value),
+        n_trials=len(study.trials),
+        seconds=seconds,
+        trials=trials_table(study),
+    )
+
+
+def trials_table(study: Any) -> pl.DataFrame:
+    """Optuna's trials as a flat table: one row per trial, params as ``param_<name>``."""
+    import polars as pl
+
+    rows = []
+    for t in study.trials:
+        row: dict[str, Any] = {
+            "number": t.number,
+            "state": t.state.name.lower(),
+            "value": t.value,
+            "duration_seconds": t.duration.total_seconds() if t.duration else None,
+            "is_default": bool(t.user_attrs.get("default", False)),
+            "params": t.user_attrs.get("params"),
+            "n_iterations": t.user_attrs.get("n_iterations"),
+        }
+        row.update({f"param_{k}": json.dumps(v) for k, v in t.params.items()})
+        rows.append(row)
+    return pl.DataFrame(rows, infer_schema_length=None) if rows else pl.DataFrame()
