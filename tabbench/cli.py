@@ -52,7 +52,13 @@ def run(
 
     Example: ``tabbench run --dataset bikeshare --models lightgbm,linear --budget smoke``
     """
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
 
     from tabbench.config import load_config
     from tabbench.runner import run_benchmark
@@ -136,8 +142,9 @@ def datasets_list(datasets_dir: DatasetsDir = None) -> None:
     from tabbench.datasets.registry import list_specs
 
     table = Table(title="Registered datasets", title_justify="left")
-    for column in ("name", "task", "target", "time column", "rows", "metric", "source"):
-        table.add_column(column)
+    table.add_column("name", no_wrap=True)
+    for column in ("task", "target", "time column", "rows", "metric", "source"):
+        table.add_column(column, overflow="fold")
     for spec in list_specs(datasets_dir).values():
         source = str(spec.path.name) if spec.path else f"generator {spec.generator}"
         table.add_row(spec.name, spec.task, spec.target, spec.time_column or "",

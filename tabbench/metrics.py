@@ -74,7 +74,9 @@ def _proba(prediction: np.ndarray) -> np.ndarray:
     if proba.ndim == 1:
         proba = np.column_stack([1.0 - proba, proba])
     if proba.ndim != 2:
-        message = f"classification metrics expect probabilities of shape (n, k); got shape {proba.shape}"
+        message = (
+            f"classification metrics expect probabilities of shape (n, k); got shape {proba.shape}"
+        )
         raise ValueError(message)
     return proba
 

@@ -1,0 +1,284 @@
+"""Per-model-family feature transforms, fitted on the training rows only.
+
+``fit`` receives the training rows and nothing else, so no statistic can come from the
+validation or test rows; ``transform`` then applies the frozen state to any rows.
+Unseen categories and missing values never raise.
+
+Families
+--------
+``gbdt``
+    Numeric and boolean columns as float32 (NaN for missing, magnitudes beyond float32
+    clipped to its largest finite value); categorical columns as
+    codes ``0..c-1`` of the categories seen in training (sorted), NaN for missing or unseen.
+``classic``
+    Numeric and boolean columns: median imputation, a ``<column>__missing`` indicator for
+    columns with missing training values, standardization (bounded by ±1e6). Categorical columns: one-hot
+    of the (at most 20) most frequent training categories, ``<column>=<value>``; other,
+    unseen and missing values are all zeros.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from typing import Any, ClassVar, Self
+
+import numpy as np
+import polars as pl
+
+from tabbench._registry import Registry
+from tabbench.exceptions import DatasetError
+from tabbench.models.base import FitContext
+
+__all__ = [
+    "PREPROCESSORS",
+    "ClassicPreprocessor",
+    "GBDTPreprocessor",
+    "Preprocessor",
+    "make_preprocessor",
+    "register_preprocessor",
+]
+
+KINDS = ("numeric", "categorical", "boolean")
+MAX_ONE_HOT = 20
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+MAX_STANDARDIZED = 1e6  # bound on |standardized value|: extreme inputs cannot overflow a model
+
+
+class Preprocessor(ABC):
+    """Turns a polars frame into the float32 matrix a model family expects.
+
+    Attributes (after ``fit``)
+    --------------------------
+    feature_names_ : tuple of str
+        Names of the output columns.
+    categorical_ : tuple of int
+        Output columns holding category codes (empty when the family encodes them away).
+    cardinalities_ : tuple of int
+        Number of training categories of each column in ``categorical_``.
+    """
+
+    family: ClassVar[str]
+
+    def __init__(self) -> None:
+        self._exprs: list[pl.Expr] | None = None
+        self._inputs: tuple[str, ...] = ()
+        self.feature_names_: tuple[str, ...] = ()
+        self.categorical_: tuple[int, ...] = ()
+        self.cardinalities_: tuple[int, ...] = ()
+
+    def fit(self, frame: pl.DataFrame, features: Mapping[str, str]) -> Self:
+        """Learn the transform from the training rows.
+
+        Parameters
+        ----------
+        frame : polars.DataFrame
+            The training rows (other columns, such as the target, are ignored).
+        features : mapping of str to {"numeric", "categorical", "boolean"}
+            The feature columns and their kinds, in output order.
+
+        Returns
+        -------
+        Preprocessor
+            ``self``, fitted.
+        """
+        _check_features(frame, features)
+        self._inputs = tuple(features)
+        exprs: list[pl.Expr] = []
+        categorical: list[int] = []
+        cardinalities: list[int] = []
+        for column, kind in features.items():
+            series = frame.get_column(column)
+            for expr, cardinality in self._fit_column(series, kind):
+                if cardinality is not None:
+                    categorical.append(len(exprs))
+                    cardinalities.append(cardinality)
+                exprs.append(expr)
+        self._exprs = exprs
+        self.feature_names_ = tuple(expr.meta.output_name() for expr in exprs)
+        self.categorical_ = tuple(categorical)
+        self.cardinalities_ = tuple(cardinalities)
+        return self
+
+    def transform(self, frame: pl.DataFrame) -> np.ndarray:
+        """Apply the fitted transform.
+
+        Parameters
+        ----------
+        frame : polars.DataFrame
+            Rows to transform; must hold the fitted feature columns.
+
+        Returns
+        -------
+        numpy.ndarray
+            float32, C-contiguous, shape ``(frame.height, len(feature_names_))``.
+        """
+        if self._exprs is None:
+            raise RuntimeError(f"this {type(self).__name__} is not fitted yet; call fit first")
+        missing = [column for column in self._inputs if column not in frame.columns]
+        if missing:
+            message = f"cannot transform: feature columns {missing} are missing from the frame"
+            raise DatasetError(message)
+        if not self._exprs:
+            return np.empty((frame.height, 0), dtype=np.float32)
+        matrix = frame.select(self._exprs).to_numpy(order="c")
+        return np.ascontiguousarray(matrix, dtype=np.float32)
+
+    def fit_transform(self, frame: pl.DataFrame, features: Mapping[str, str]) -> np.ndarray:
+        """``fit(frame, features)`` then ``transform(frame)``."""
+        return self.fit(frame, features).transform(frame)
+
+    def fit_context(
+        self, task: str, n_classes: int, seed: int = 0, n_threads: int = 1, device: str = "cpu"
+    ) -> FitContext:
+        """The :class:`FitContext` describing this transform's output, for a model factory."""
+        if self._exprs is None:
+            raise RuntimeError(f"this {type(self).__name__} is not fitted yet; call fit first")
+        return FitContext(
+            task=task,
+            n_classes=n_classes,
+            feature_names=self.feature_names_,
+            categorical=self.categorical_,
+            cardinalities=self.cardinalities_,
+            seed=seed,
+            n_threads=n_threads,
+            device=device,
+        )
+
+    @abstractmethod
+    def _fit_column(self, series: pl.Series, kind: str) -> list[tuple[pl.Expr, int | None]]:
+        """Output expressions of one input column, each with its cardinality if categorical."""
+
+
+def _check_features(frame: pl.DataFrame, features: Mapping[str, str]) -> None:
+    missing = [column for column in features if column not in frame.columns]
+    if missing:
+        message = (
+            f"feature columns {missing} are not in the frame; its columns are: {frame.columns}"
+        )
+        raise DatasetError(message)
+    for column, kind in features.items():
+        if kind not in KINDS:
+            message = f"feature column {column!r} has kind {kind!r}; allowed kinds are: {', '.join(KINDS)}"
+            raise DatasetError(message)
+
+
+def _category_dtype(series: pl.Series) -> pl.DataType:
+    """The dtype categories are compared in (polars categoricals compare as strings)."""
+    dtype = series.dtype
+    return pl.String() if isinstance(dtype, pl.Categorical | pl.Enum) else dtype
+
+
+def _categories(series: pl.Series) -> tuple[pl.Series, pl.DataType]:
+    """The non-missing values of a categorical column in its comparison dtype."""
+    dtype = _category_dtype(series)
+    values = series.cast(dtype).drop_nulls()
+    if dtype.is_float():
+        values = values.filter(values.is_not_nan())
+    return values, dtype
+
+
+class GBDTPreprocessor(Preprocessor):
+    """Float32 numbers and integer category codes, for gradient-boosted trees."""
+
+    family = "gbdt"
+
+    def _fit_column(self, series: pl.Series, kind: str) -> list[tuple[pl.Expr, int | None]]:
+        name = series.name
+        if kind != "categorical":
+            number = pl.col(name).cast(pl.Float64, strict=False).clip(-FLOAT32_MAX, FLOAT32_MAX)
+            return [(number.cast(pl.Float32), None)]
+        values, dtype = _categories(series)
+        categories = values.unique().sort()
+        codes = pl.Series(np.arange(len(categories), dtype=np.float32))
+        expr = (
+            pl.col(name)
+            .cast(dtype, strict=False)
+            .replace_strict(old=categories, new=codes, default=None, return_dtype=pl.Float32)
+        )
+        return [(expr, len(categories))]
+
+
+class ClassicPreprocessor(Preprocessor):
+    """Imputed, standardized numbers and one-hot categories, for linear models and forests."""
+
+    family = "classic"
+
+    def _fit_column(self, series: pl.Series, kind: str) -> list[tuple[pl.Expr, int | None]]:
+        if kind == "categorical":
+            return [(expr, None) for expr in self._one_hot(series)]
+        return [(expr, None) for expr in self._numeric(series)]
+
+    @staticmethod
+    def _numeric(series: pl.Series) -> list[pl.Expr]:
+        name = series.name
+        values = series.cast(pl.Float64, strict=False).fill_nan(None)
+        median = values.median()
+        median = 0.0 if median is None or math.isnan(median) else float(median)
+        imputed = values.fill_null(median)
+        mean = float(imputed.mean()) if len(imputed) else 0.0
+        std = float(imputed.std(ddof=0)) if len(imputed) else 0.0
+        std = std if std > 0 and math.isfinite(std) else 1.0
+        column = pl.col(name).cast(pl.Float64, strict=False).fill_nan(None)
+        standardized = ((column.fill_null(median) - mean) / std).clip(
+            -MAX_STANDARDIZED, MAX_STANDARDIZED
+        )
+        exprs = [standardized.cast(pl.Float32).alias(name)]
+        if values.null_count() > 0:
+            indicator = column.is_null().cast(pl.Float32).alias(f"{name}__missing")
+            exprs.append(indicator)
+        return exprs
+
+    @staticmethod
+    def _one_hot(series: pl.Series) -> list[pl.Expr]:
+        name = series.name
+        values, dtype = _categories(series)
+        counts = values.rename("value").value_counts(name="count")
+        top = counts.sort(["count", "value"], descending=[True, False]).head(MAX_ONE_HOT)
+        column = pl.col(name).cast(dtype, strict=False)
+        return [
+            (column == pl.lit(value, dtype=dtype))
+            .fill_null(False)
+            .cast(pl.Float32)
+            .alias(f"{name}={value}")
+            for value in top.get_column("value").to_list()
+        ]
+
+
+PREPROCESSORS: Registry[type[Preprocessor]] = Registry("preprocessing family")
+
+
+def register_preprocessor(family: str, cls: type[Preprocessor]) -> type[Preprocessor]:
+    """Register the preprocessor class of a model family (duplicate names raise)."""
+    return PREPROCESSORS.register(family, cls)
+
+
+register_preprocessor("gbdt", GBDTPreprocessor)
+register_preprocessor("classic", ClassicPreprocessor)
+
+
+def make_preprocessor(family: str, **options: Any) -> Preprocessor:
+    """A new, unfitted preprocessor for a model family.
+
+    Parameters
+    ----------
+    family : str
+        A registered family: ``gbdt``, ``classic`` (others may be registered).
+    **options
+        Passed to the preprocessor's constructor.
+
+    Raises
+    ------
+    UnknownNameError
+        If the family is not registered.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> frame = pl.DataFrame({"x": [1.0, None], "c": ["a", "b"]})
+    >>> pre = make_preprocessor("gbdt").fit(frame, {"x": "numeric", "c": "categorical"})
+    >>> pre.transform(pl.DataFrame({"x": [2.0], "c": ["z"]})).tolist()
+    [[2.0, nan]]
+    """
+    return PREPROCESSORS.get(family)(**options)

@@ -1,0 +1,169 @@
+"""Dataset registry, loading, type inference, validation and the content-fingerprinted cache."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from tabbench.datasets.load import fingerprint, load_dataset
+from tabbench.datasets.registry import add_dataset, get_spec, infer_task, list_specs
+from tabbench.datasets.spec import DatasetSpec
+from tabbench.exceptions import DatasetError, TabbenchWarning, UnknownNameError
+
+CSV = """ts,x,city,flag,when,y
+2024-01-01T00:00:00Z,1.0,a,true,2023-05-01,0
+2024-01-02T00:00:00Z,2.0,b,false,2023-06-01,1
+2024-01-03T00:00:00Z,3.5,a,true,2023-07-01,0
+2024-01-04T00:00:00Z,,c,false,2023-08-01,1
+"""
+
+
+def spec_for(path: Path, **kwargs) -> DatasetSpec:
+    raw = {"name": "t", "task": "binary", "target": "y", "path": str(path), **kwargs}
+    return DatasetSpec.from_dict(raw, where=str(path))
+
+
+def test_bundled_registry_has_three_real_time_stamped_datasets():
+    specs = list_specs()
+    for name in ("flights", "bikeshare", "hotel-rates"):
+        spec = specs[name]
+        assert spec.time_column and spec.license and spec.source_url and spec.n_rows
+        assert spec.path is not None and spec.path.is_file()
+
+
+def test_bundled_dataset_loads_with_declared_row_count():
+    spec = get_spec("bikeshare")
+    dataset = load_dataset(spec)
+    assert dataset.n_rows == spec.n_rows == 8645
+    assert dataset.task == "regression"
+    assert dataset.features["mnth"] == "categorical"
+    assert "timestamp" not in dataset.features and "bikers" not in dataset.features
+
+
+def test_type_inference(write_csv):
+    dataset = load_dataset(spec_for(write_csv(CSV), time_column="ts"))
+    assert dataset.features == {
+        "x": "numeric", "city": "categorical", "flag": "boolean",
+        "when_month": "numeric", "when_weekday": "numeric",
+    }
+    assert dataset.classes == (0, 1)
+    assert dataset.time().dtype.name == "int64"
+    assert list(dataset.target()) == [0, 1, 0, 1]
+
+
+def test_cache_is_used_and_never_stale(write_csv):
+    path = write_csv(CSV)
+    spec = spec_for(path, time_column="ts")
+    first = load_dataset(spec)
+    again = load_dataset(spec)
+    assert again.fingerprint == first.fingerprint
+    assert again.frame.equals(first.frame)
+    path.write_text(CSV.replace("3.5", "9.5"))
+    changed = load_dataset(spec)
+    assert changed.fingerprint != first.fingerprint
+    assert 9.5 in changed.frame["x"].to_list()
+
+
+def test_parquet_source(tmp_path):
+    path = tmp_path / "d.parquet"
+    pl.DataFrame({"a": [1.0, 2.0, 3.0, 4.0], "y": [1.5, 2.5, 0.5, 1.0]}).write_parquet(path)
+    dataset = load_dataset(spec_for(path, task="regression"))
+    assert dataset.features == {"a": "numeric"}
+
+
+def test_non_finite_become_missing_and_constant_columns_dropped(write_csv):
+    path = write_csv("a,b,c,d,y\n1,inf,5,,0\n2,3,5,,1\n3,-inf,5,,0\n4,4,5,,1\n")
+    with pytest.warns(TabbenchWarning) as record:
+        dataset = load_dataset(spec_for(path))
+    messages = " ".join(str(w.message) for w in record)
+    assert "non-finite values in 'b'" in messages
+    assert "dropped constant or all-missing columns 'c', 'd'" in messages
+    assert dataset.frame["b"].null_count() == 2
+    assert set(dataset.features) == {"a", "b"}
+
+
+def test_rows_with_missing_target_are_dropped_with_a_warning(write_csv):
+    path = write_csv("a,y\n1,0\n2,\n3,1\n4,0\n")
+    with pytest.warns(TabbenchWarning, match="dropped 1 rows whose target 'y' is missing"):
+        dataset = load_dataset(spec_for(path))
+    assert dataset.n_rows == 3
+
+
+def test_id_like_column_warns(write_csv):
+    rows = "\n".join(f"id{i},{i % 7},{i % 2}" for i in range(40))
+    path = write_csv("key,a,y\n" + rows + "\n")
+    with pytest.warns(TabbenchWarning, match="'key' looks like an id"):
+        load_dataset(spec_for(path))
+
+
+@pytest.mark.parametrize(
+    ("text", "kwargs", "message"),
+    [
+        ("", {}, "file is empty"),
+        ("a,y\n", {}, "no data rows"),
+        ("a,b\n1,2\n3,4\n", {}, r"target 'y' not found; columns are: 'a', 'b'"),
+        ("a,y\n1,\n2,\n", {}, "target 'y' is missing in every row"),
+        ("a,y\n1,1\n2,1\n", {}, r"target 'y' has only one class \(1\)"),
+        ("a,y\n1,x\n2,z\n", {"task": "regression"}, "regression target 'y' must be numeric"),
+        ("a,y,ts\n1,0,2024-01-01\n2,1,yesterday\n", {"time_column": "ts"},
+         "time column 'ts' is not parseable.*offending value: 'yesterday'"),
+        ("a,a,y\n1,2,0\n3,4,1\n", {}, "duplicate column names: 'a'"),
+        ("a,y\n1,0\n2,1\n3,2\n", {}, "task 'binary' but target 'y' has 3 classes"),
+        ("a,y\n1,0\n2,1\n", {"time_column": "when"}, "time_column 'when' not found"),
+        ("a,y\n1,0\n2,1\n", {"drop": ["zzz"]}, "drop lists unknown column 'zzz'"),
+    ],
+)
+def test_bad_files_raise_one_clear_error(write_csv, text, kwargs, message):
+    path = write_csv(text)
+    with pytest.raises(DatasetError, match=message) as info:
+        load_dataset(spec_for(path, **kwargs))
+    assert str(path) in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(DatasetError, match="not found"):
+        load_dataset(spec_for(tmp_path / "nope.csv"))
+
+
+def test_unknown_key_in_dataset_toml(tmp_path):
+    toml = tmp_path / "bad.toml"
+    toml.write_text('name = "b"\ntask = "binary"\ntarget = "y"\npath = "x.csv"\ncolour = "red"\n')
+    with pytest.raises(DatasetError, match=r"bad.toml: unknown key 'colour'; allowed keys are"):
+        DatasetSpec.from_toml(toml)
+
+
+def test_unknown_dataset_lists_valid_names():
+    with pytest.raises(UnknownNameError, match=r"unknown dataset 'nope'; valid names are: .*flights"):
+        get_spec("nope")
+
+
+@pytest.mark.parametrize(
+    ("values", "task"),
+    [([0, 1, 1, 0], "binary"), (["a", "b", "c"], "multiclass"),
+     ([1, 2, 3, 1, 2, 3] * 20, "multiclass"), ([0.5, 1.25, 3.0, 4.5], "regression")],
+)
+def test_infer_task(values, task):
+    assert infer_task(pl.Series("y", values)) == task
+
+
+def test_add_writes_a_toml_that_loads(write_csv, tmp_path):
+    path = write_csv(CSV, name="My Sales.csv")
+    folder = tmp_path / "registry"
+    toml = add_dataset(path, "y", time_column="ts", datasets_dir=folder)
+    assert toml == folder / "my-sales.toml"
+    spec = get_spec("my-sales", [folder])
+    assert (spec.task, spec.time_column, spec.categorical) == ("binary", "ts", ("city",))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert load_dataset(spec).n_rows == 4
+    with pytest.raises(DatasetError, match="already exists"):
+        add_dataset(path, "y", datasets_dir=folder)
+
+
+def test_fingerprint_depends_on_spec(write_csv):
+    path = write_csv(CSV)
+    assert fingerprint(spec_for(path)) != fingerprint(spec_for(path, time_column="ts"))

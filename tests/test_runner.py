@@ -1,0 +1,169 @@
+"""End to end: plan, run in child processes, write atomic Parquet files, resume, fail, time out."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from tabbench.config import BUDGETS, BenchmarkConfig, load_config
+from tabbench.datasets.registry import get_spec
+from tabbench.job import run_job
+from tabbench.leaderboard import read_results, standings
+from tabbench.models.base import MODELS, ModelSpec, get_model
+from tabbench.runner import plan, run_benchmark
+from tabbench.schema import RESULT_SCHEMA, TIMING_COLUMNS
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def smoke_config(out: Path, **changes) -> BenchmarkConfig:
+    config = load_config(ROOT / "configs" / "smoke.toml")
+    return replace(config, out=out, **changes)
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("smoke")
+    summary = run_benchmark(smoke_config(out))
+    assert summary.counts["ok"] == summary.planned == 6
+    return out
+
+
+def test_smoke_run_writes_one_file_per_job(smoke_run):
+    files = sorted((smoke_run / "results").glob("*.parquet"))
+    assert len(files) == 6
+    results = read_results(smoke_run)
+    assert results.schema["test_score"] == pl.Float64
+    for column, dtype in RESULT_SCHEMA.items():
+        assert results.schema[column] == dtype, column
+    assert set(results["status"]) == {"ok"}
+    assert set(results["split_strategy"]) == {"time", "random"}
+    assert (results["n_train"] + results["n_val"] + results["n_test"] == 1500).all()
+    assert set(results["device"]) == {"cpu"}
+    tuned = results.filter(pl.col("model") == "lightgbm")
+    assert (tuned["n_trials"] == 2).all()
+    trials = pl.read_parquet(smoke_run / "trials" / f"{tuned['job_id'][0]}.parquet")
+    assert trials.height == 2 and trials["is_default"][0]
+
+
+def test_leaderboard_ranks_models(smoke_run, cli):
+    tables = {s.strategy: s for s in standings(read_results(smoke_run))}
+    assert set(tables) == {"time", "random"}
+    summary = tables["random"].summary
+    assert set(summary["model"]) == {"dummy", "linear", "lightgbm"}
+    dummy = summary.filter(pl.col("model") == "dummy")
+    assert dummy["normalized_score"][0] == pytest.approx(0.0)
+    assert summary["normalized_score"].max() == pytest.approx(1.0)
+    code, out, _ = cli("leaderboard", smoke_run)
+    assert code == 0 and "Ranking under the time split" in out and "mean rank" in out
+
+
+def test_same_config_and_seed_give_identical_results(smoke_run, tmp_path):
+    run_benchmark(smoke_config(tmp_path))
+    first = read_results(smoke_run).drop(TIMING_COLUMNS).sort("job_id")
+    second = read_results(tmp_path).drop(TIMING_COLUMNS).sort("job_id")
+    assert first.equals(second)
+
+
+def test_rerun_skips_finished_jobs(smoke_run):
+    before = {f.name: f.stat().st_mtime_ns for f in (smoke_run / "results").glob("*.parquet")}
+    summary = run_benchmark(smoke_config(smoke_run))
+    assert summary.skipped == 6 and sum(summary.counts.values()) == 0
+    after = {f.name: f.stat().st_mtime_ns for f in (smoke_run / "results").glob("*.parquet")}
+    assert before == after
+
+
+def test_failing_job_becomes_failed_row_and_run_goes_on(tmp_path):
+    # the earliest 60% of rows (the time split's training part) hold one class only:
+    # CatBoost refuses to fit, the dummy baseline fits; the run must go on
+    rows = [f"{i},{0 if i < 60 else i % 2},2024-01-01T{i // 10:02d}:{5 * (i % 10):02d}:00\n"
+            for i in range(100)]
+    (tmp_path / "d.csv").write_text("a,y,ts\n" + "".join(rows))
+    (tmp_path / "d.toml").write_text('name = "d"\ntask = "binary"\ntarget = "y"\n'
+                                     'path = "d.csv"\ntime_column = "ts"\n')
+    config = replace(BenchmarkConfig(), datasets=("d",), models=("dummy", "catboost"),
+                     splits=("time",), budget=BUDGETS.get("smoke"), out=tmp_path / "out")
+    summary = run_benchmark(config, datasets_dirs=[tmp_path])
+    assert summary.counts == {"ok": 1, "failed": 1}
+    results = read_results(tmp_path / "out").sort("model")
+    assert results["status"].to_list() == ["failed", "ok"]
+    assert "CatBoostError" in results["error"][0]
+    failed_file = tmp_path / "out" / "results" / f"{results['job_id'][0]}.parquet"
+    before = failed_file.stat().st_mtime_ns
+    summary = run_benchmark(config, datasets_dirs=[tmp_path])
+    assert summary.skipped == 2  # failed rows are kept unless asked to retry
+    summary = run_benchmark(config, datasets_dirs=[tmp_path], retry_failed=True)
+    assert summary.skipped == 1 and summary.counts == {"failed": 1}
+    assert failed_file.stat().st_mtime_ns != before
+
+
+def test_model_error_becomes_failed_row(tmp_path):
+    def broken(params, context):
+        raise RuntimeError("boom in fit")
+
+    MODELS.register("broken-test-model", ModelSpec(
+        name="broken-test-model", task_types=("binary",), family="classic", build=broken))
+    try:
+        config = smoke_config(tmp_path, models=("broken-test-model",), splits=("random",))
+        [job] = plan(config)
+        row, trials = run_job(job)
+    finally:
+        MODELS._items.pop("broken-test-model")
+    assert row["status"] == "failed" and "boom in fit" in row["error"] and trials is None
+
+
+def test_job_over_time_limit_becomes_timeout_row(tmp_path):
+    config = smoke_config(tmp_path, models=("dummy", "lightgbm"), splits=("random",),
+                          time_limit=0.05)
+    summary = run_benchmark(config)
+    assert summary.counts["timeout"] == 2
+    results = read_results(tmp_path)
+    assert set(results["status"]) == {"timeout"}
+    assert results["error"].str.contains("time limit").all()
+
+
+@pytest.mark.slow
+def test_killed_driver_resumes_with_nothing_lost(tmp_path):
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "tabbench.cli", "run", str(ROOT / "configs" / "smoke.toml"),
+               "--out", str(out), "--models", "dummy,linear,lightgbm,random-forest"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and len(list((out / "results").glob("*.parquet"))) < 2:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    done = {f.name: f.stat().st_mtime_ns for f in (out / "results").glob("*.parquet")}
+    assert 2 <= len(done) < 8
+    for file in (out / "results").glob("*.parquet"):
+        pl.read_parquet(file)
+    finished = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert finished.returncode == 0, finished.stderr
+    assert f"{len(done)} already done" in finished.stdout
+    files = {f.name: f.stat().st_mtime_ns for f in (out / "results").glob("*.parquet")}
+    assert len(files) == 8
+    assert all(files[name] == mtime for name, mtime in done.items())
+    assert not list((out / "results").glob("*.tmp"))
+    assert set(read_results(out)["status"]) == {"ok"}
+
+
+def test_plan_skips_models_without_task_support_and_time_splits_without_time(tmp_path):
+    (tmp_path / "d.csv").write_text("a,y\n" + "".join(f"{i},{i / 3:.2f}\n" for i in range(40)))
+    (tmp_path / "d.toml").write_text('name = "d"\ntask = "regression"\ntarget = "y"\n'
+                                     'path = "d.csv"\n')
+    config = replace(BenchmarkConfig(), datasets=("d",), models=("dummy",),
+                     splits=("time", "random"), out=tmp_path)
+    with pytest.warns(UserWarning, match="no time_column"):
+        jobs = plan(config, [tmp_path])
+    assert [j.split_id for j in jobs] == ["random-0"]
+    assert get_spec("d", [tmp_path]).task == "regression"
+    assert get_model("dummy").task_types
