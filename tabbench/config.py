@@ -20,13 +20,16 @@ class Budget:
 
     ``n_trials_gbdt`` applies to gradient-boosting models, ``n_trials`` to the rest
     (TabReD tunes boosters longer); ``eval_seeds`` is how many seeds the best params
-    are refit with; ``timeout`` (seconds) caps one study's tuning time when set.
+    are refit with; ``max_rounds`` caps the boosting rounds (or epochs) of iterative models;
+    ``timeout`` (seconds) caps one study's tuning time when set (it makes the number of
+    trials, and so the results, depend on the machine's speed).
     """
 
     name: str
     n_trials: int
     n_trials_gbdt: int
     eval_seeds: int
+    max_rounds: int | None = None
     timeout: float | None = None
 
     def trials_for(self, family: str) -> int:
@@ -36,10 +39,10 @@ class Budget:
 
 BUDGETS: Registry[Budget] = Registry("budget")
 for _budget in (
-    Budget("smoke", n_trials=2, n_trials_gbdt=2, eval_seeds=1),
-    Budget("quick", n_trials=4, n_trials_gbdt=6, eval_seeds=1),
-    Budget("standard", n_trials=25, n_trials_gbdt=50, eval_seeds=3),
-    Budget("paper", n_trials=100, n_trials_gbdt=200, eval_seeds=15),
+    Budget("smoke", n_trials=2, n_trials_gbdt=2, eval_seeds=1, max_rounds=100),
+    Budget("quick", n_trials=4, n_trials_gbdt=6, eval_seeds=1, max_rounds=400),
+    Budget("standard", n_trials=25, n_trials_gbdt=50, eval_seeds=3, max_rounds=2000),
+    Budget("paper", n_trials=100, n_trials_gbdt=200, eval_seeds=15, max_rounds=4000),
 ):
     BUDGETS.register(_budget.name, _budget)
 

@@ -54,7 +54,7 @@ class Job:
             "dataset": self.dataset_fingerprint, "split": self.split_id,
             "split_params": self.split_params, "model": self.model, "variant": self.variant,
             "budget": [self.budget.trials_for("gbdt"), self.budget.n_trials,
-                       self.budget.eval_seeds, self.budget.timeout],
+                       self.budget.eval_seeds, self.budget.max_rounds, self.budget.timeout],
             "seed": self.seed, "metric": self.metric, "max_rows": self.max_rows,
             "schema": SCHEMA_VERSION,
         }
@@ -116,14 +116,17 @@ def subsample(dataset: Dataset, max_rows: int | None) -> Dataset:
 
 
 def prepare_data(dataset: Dataset, split: Split, family: str, *, metric: str, seed: int,
-                 n_threads: int, device: str) -> PreparedData:
+                 n_threads: int, device: str, max_rounds: int | None = None) -> PreparedData:
     """Fit the family's preprocessing on the training part and transform all three parts."""
+    from dataclasses import replace
+
     from tabbench.preprocess import make_preprocessor
 
     frame, y = dataset.frame, dataset.target()
     preprocessor = make_preprocessor(family).fit(frame[split.train], dataset.features)
     matrices = [preprocessor.transform(frame[idx]) for idx in (split.train, split.val, split.test)]
     context = preprocessor.fit_context(dataset.task, dataset.n_classes, seed, n_threads, device)
+    context = replace(context, max_rounds=max_rounds)
     return PreparedData(matrices[0], y[split.train], matrices[1], y[split.val], matrices[2],
                         y[split.test], context, metric)
 
@@ -174,7 +177,8 @@ def _run(job: Job, row: dict[str, Any]) -> pl.DataFrame | None:
     split = find_split(dataset, job)
     device = resolve_device(job.device) if spec.supports_gpu else "cpu"
     data = prepare_data(dataset, split, spec.family, metric=job.metric, seed=job.seed,
-                        n_threads=job.n_threads, device=device)
+                        n_threads=job.n_threads, device=device,
+                        max_rounds=job.budget.max_rounds)
     row.update(n_train=len(split.train), n_val=len(split.val), n_test=len(split.test),
                n_features=data.X_train.shape[1])
     trials = None

@@ -24,7 +24,8 @@ def plan(config: BenchmarkConfig, datasets_dirs: list[Path] | None = None) -> li
     """All jobs of ``config``: datasets × splits × models × variants × seeds.
 
     Each dataset is loaded (from the cache) and split here, so bad data or split
-    parameters fail before any job starts. Models that do not support a dataset's task,
+    parameters fail before any job starts. Jobs are ordered slowest first (by the model's
+    ``cost`` times the training rows), which shortens runs with several workers. Models that do not support a dataset's task,
     and time-based splits of a dataset without a time column, are skipped with a warning.
     """
     names = config.datasets or tuple(list_specs(datasets_dirs))
@@ -32,7 +33,7 @@ def plan(config: BenchmarkConfig, datasets_dirs: list[Path] | None = None) -> li
         raise ConfigError(f"{config.source or 'config'}: no datasets to run")
     where = str(config.source or "config")
     n_threads = max(1, cores() // config.jobs)
-    jobs: list[Job] = []
+    jobs: list[tuple[float, Job]] = []
     for name in names:
         spec = get_spec(name, datasets_dirs, where)
         dataset = load_job_dataset(spec, config.max_rows)
@@ -54,7 +55,8 @@ def plan(config: BenchmarkConfig, datasets_dirs: list[Path] | None = None) -> li
                 for model in models:
                     for variant in config.variants:
                         for seed in config.seeds:
-                            jobs.append(Job(
+                            cost = get_model(model).cost * len(split.train)
+                            jobs.append((cost, Job(
                                 run=config.name, spec=spec,
                                 dataset_fingerprint=dataset.fingerprint,
                                 split_strategy=strategy, split_id=split.id, model=model,
@@ -62,8 +64,9 @@ def plan(config: BenchmarkConfig, datasets_dirs: list[Path] | None = None) -> li
                                 split_params=params, max_rows=config.max_rows,
                                 device=config.device, n_threads=n_threads,
                                 storage=config.storage,
-                            ))
-    return jobs
+                            )))
+    jobs.sort(key=lambda item: -item[0])  # slowest first: fewer idle workers at the end
+    return [job for _, job in jobs]
 
 
 @dataclass

@@ -20,6 +20,8 @@ class FitContext:
     ``X`` handed to ``fit``/``predict`` is a float32 matrix whose columns are
     ``feature_names``; the columns listed in ``categorical`` hold integer category codes
     ``0..cardinality-1`` stored as floats, with NaN for missing or unseen categories.
+    ``max_rounds``, when set by the tuning budget, caps the boosting rounds (or epochs) of
+    iterative models.
     """
 
     task: str
@@ -30,6 +32,7 @@ class FitContext:
     seed: int = 0
     n_threads: int = 1
     device: str = "cpu"
+    max_rounds: int | None = None
 
 
 class Estimator(Protocol):
@@ -49,7 +52,8 @@ class ModelSpec:
 
     ``build(params, context)`` returns an unfitted estimator; ``search_space(trial)``
     returns the params of an Optuna trial; ``default_params`` is enqueued as the first
-    trial. ``family`` picks the preprocessing (see :mod:`tabbench.preprocess`).
+    trial. ``family`` picks the preprocessing (see :mod:`tabbench.preprocess`). ``cost`` is
+    a rough relative run time, used only to start the slowest jobs first.
     """
 
     name: str
@@ -61,6 +65,7 @@ class ModelSpec:
     supports_gpu: bool = False
     extra: str | None = None
     description: str = ""
+    cost: float = 1.0
 
     @property
     def tunable(self) -> bool:

@@ -153,6 +153,7 @@ register_model(
         family="classic",
         build=_builder(_make_dummy),
         description="Class prior (classification) or training mean (regression): the baseline.",
+        cost=0.01,
     )
 )
 register_model(
@@ -164,6 +165,7 @@ register_model(
         default_params={"C": 1.0, "alpha": 1.0, "max_iter": 1000},
         search_space=_linear_space,
         description="Logistic regression (C) or ridge regression (alpha) on standardized features.",
+        cost=0.1,
     )
 )
 register_model(
@@ -175,5 +177,6 @@ register_model(
         default_params={"n_estimators": 100},
         search_space=_forest_space,
         description="scikit-learn random forest; n_estimators is fixed, the tree shape is tuned.",
+        cost=2,
     )
 )

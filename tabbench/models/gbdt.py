@@ -68,6 +68,8 @@ class BoosterModel:
     def _rounds(self) -> tuple[int, int, dict[str, Any]]:
         params = dict(self.params)
         rounds = int(params.pop("n_estimators", MAX_ROUNDS))
+        if self.context.max_rounds is not None:
+            rounds = min(rounds, self.context.max_rounds)
         stop = int(params.pop("early_stopping_rounds", EARLY_STOPPING_ROUNDS))
         return rounds, stop, params
 
@@ -393,6 +395,7 @@ register_model(
         search_space=_xgboost_space,
         supports_gpu=True,
         description="XGBoost hist trees with native categorical splits.",
+        cost=2,
     )
 )
 register_model(
@@ -416,6 +419,7 @@ register_model(
         # (see tabbench.device); detecting it would import lightgbm at registration.
         supports_gpu=False,
         description="LightGBM leaf-wise trees with native categorical splits.",
+        cost=1,
     )
 )
 register_model(
@@ -428,5 +432,6 @@ register_model(
         search_space=_catboost_space,
         supports_gpu=True,
         description="CatBoost oblivious trees with ordered target statistics for categories.",
+        cost=4,
     )
 )
