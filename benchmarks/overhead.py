@@ -1,0 +1,147 @@
+"""tabbench's per-job overhead against calling the booster library directly.
+
+For LightGBM and XGBoost on the bundled flights data (time split, default params, one
+seed, no tuning), this times
+
+* **tabbench**: a whole job, as the runner does it: load the dataset from the Parquet
+  cache, split, preprocess, fit (early stopping on the validation part), predict, score,
+  and write the result file atomically;
+* **raw**: the library's own ``train`` and ``predict`` called directly on the same arrays
+  (already in memory) with the same params and the same early stopping.
+
+Repetitions are interleaved (tabbench, raw, raw, tabbench, …) so that machine noise hits
+both alike; the script prints medians and the ratio tabbench / raw (target: <= 1.10).
+
+    python benchmarks/overhead.py [--reps 5] [--threads 1] [--max-rows N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from tabbench import job as job_module
+from tabbench.config import Budget
+from tabbench.datasets.load import load_dataset
+from tabbench.datasets.registry import get_spec
+from tabbench.job import Job, find_split, load_job_dataset, prepare_data, run_job
+from tabbench.leaderboard import write_result
+from tabbench.metrics import score
+from tabbench.models.base import get_model
+from tabbench.models.gbdt import EARLY_STOPPING_ROUNDS
+
+
+def library_params(params: dict) -> dict:
+    """The model's default params minus the round counts, which go to ``train`` itself."""
+    return {k: v for k, v in params.items() if k not in ("n_estimators", "early_stopping_rounds")}
+
+
+def raw_lightgbm(data, params: dict, threads: int) -> tuple[np.ndarray, int]:
+    """LightGBM's own API: Dataset → train with early stopping → predict."""
+    import lightgbm as lgb
+
+    params = {
+        "objective": "binary", "metric": "binary_logloss", "deterministic": True,
+        "force_row_wise": True, **library_params(params),
+        "num_threads": threads, "seed": 0, "verbosity": -1,
+    }
+    categorical = list(data.context.categorical)
+    train = lgb.Dataset(data.X_train, data.y_train, categorical_feature=categorical, params=params)
+    valid = lgb.Dataset(data.X_val, data.y_val, reference=train)
+    booster = lgb.train(params, train, num_boost_round=2000, valid_sets=[valid],
+                        callbacks=[lgb.early_stopping(EARLY_STOPPING_ROUNDS, verbose=False)])
+    return booster.predict(data.X_test, num_iteration=booster.best_iteration), booster.best_iteration
+
+
+def raw_xgboost(data, params: dict, threads: int) -> tuple[np.ndarray, int]:
+    """XGBoost's own API: QuantileDMatrix → train with early stopping → inplace_predict."""
+    import xgboost as xgb
+
+    categorical = set(data.context.categorical)
+    types = ["c" if j in categorical else "q" for j in range(data.X_train.shape[1])]
+    train = xgb.QuantileDMatrix(data.X_train, data.y_train, feature_types=types,
+                                enable_categorical=True, nthread=threads)
+    valid = xgb.QuantileDMatrix(data.X_val, data.y_val, ref=train, feature_types=types,
+                                enable_categorical=True, nthread=threads)
+    lib_params = {
+        "tree_method": "hist", "objective": "binary:logistic", "eval_metric": "logloss",
+        **library_params(params), "nthread": threads, "seed": 0, "verbosity": 0, "device": "cpu",
+    }
+    booster = xgb.train(lib_params, train, num_boost_round=2000, evals=[(valid, "val")],
+                        early_stopping_rounds=EARLY_STOPPING_ROUNDS, verbose_eval=False)
+    rounds = booster.best_iteration + 1
+    return booster.inplace_predict(data.X_test, iteration_range=(0, rounds)), rounds
+
+
+RAW = {"lightgbm": raw_lightgbm, "xgboost": raw_xgboost}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reps", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--max-rows", type=int, default=None)
+    parser.add_argument("--models", default="lightgbm,xgboost")
+    args = parser.parse_args()
+
+    spec = get_spec("flights")
+    load_dataset(spec)  # warm the Parquet cache: tabbench jobs read the cleaned table from it
+    budget = Budget("overhead", n_trials=0, n_trials_gbdt=0, eval_seeds=1)
+    out = Path(tempfile.mkdtemp(prefix="tabbench-overhead-"))
+    models = args.models.split(",")
+    jobs, arrays = {}, {}
+    for model in models:
+        jobs[model] = Job(run="overhead", spec=spec, dataset_fingerprint="", split_strategy="time",
+                          split_id="time-0", model=model, variant="default", seed=0,
+                          budget=budget, metric="roc_auc", max_rows=args.max_rows,
+                          device="cpu", n_threads=args.threads)
+        dataset = load_job_dataset(spec, args.max_rows)
+        split = find_split(dataset, jobs[model])
+        arrays[model] = prepare_data(dataset, split, "gbdt", metric="roc_auc", seed=0,
+                                     n_threads=args.threads, device="cpu")
+    n_train, n_features = arrays[models[0]].X_train.shape
+    print(f"flights: {n_train} training rows x {n_features} features, {args.threads} thread(s), "
+          f"{args.reps} interleaved repetitions")
+
+    times: dict[tuple[str, str], list[float]] = {(m, s): [] for m in models for s in ("tabbench", "raw")}
+    checks: dict[str, tuple[float, float]] = {}
+    for rep in range(args.reps):
+        for model in models:
+            order = ("tabbench", "raw") if rep % 2 == 0 else ("raw", "tabbench")
+            for side in order:
+                if side == "tabbench":
+                    job_module._DATASETS.clear()  # each job loads from the on-disk cache
+                    started = time.perf_counter()
+                    row, trials = run_job(jobs[model])
+                    write_result(out, row, trials)
+                    elapsed = time.perf_counter() - started
+                    assert row["status"] == "ok", row.get("error")
+                    tabbench_score = row["test_score"]
+                else:
+                    data = arrays[model]
+                    params = get_model(model).default_params
+                    started = time.perf_counter()
+                    prediction, _ = RAW[model](data, params, args.threads)
+                    elapsed = time.perf_counter() - started
+                    raw_score = score("roc_auc", data.y_test, prediction)
+                times[(model, side)].append(elapsed)
+            checks[model] = (tabbench_score, raw_score)
+
+    print(f"{'model':<10} {'tabbench s':>11} {'raw s':>8} {'ratio':>7}   test ROC AUC (tabbench / raw)")
+    for model in models:
+        ours = statistics.median(times[(model, "tabbench")])
+        raw = statistics.median(times[(model, "raw")])
+        a, b = checks[model]
+        print(f"{model:<10} {ours:>11.2f} {raw:>8.2f} {ours / raw:>7.3f}   {a:.5f} / {b:.5f}")
+    print("per-repetition seconds:")
+    for (model, side), values in times.items():
+        print(f"  {model:<9} {side:<9} " + " ".join(f"{v:.2f}" for v in values))
+
+
+if __name__ == "__main__":
+    main()
