@@ -124,7 +124,10 @@ def prepare_data(dataset: Dataset, split: Split, family: str, *, metric: str, se
 
     frame, y = dataset.frame, dataset.target()
     preprocessor = make_preprocessor(family).fit(frame[split.train], dataset.features)
-    matrices = [preprocessor.transform(frame[idx]) for idx in (split.train, split.val, split.test)]
+    # one transform of the whole table (row-wise, with the state learned from train only),
+    # then cheap row gathers of the matrix
+    X = preprocessor.transform(frame)
+    matrices = [X[idx] for idx in (split.train, split.val, split.test)]
     context = preprocessor.fit_context(dataset.task, dataset.n_classes, seed, n_threads, device)
     context = replace(context, max_rounds=max_rounds)
     return PreparedData(matrices[0], y[split.train], matrices[1], y[split.val], matrices[2],

@@ -187,7 +187,10 @@ class GBDTPreprocessor(Preprocessor):
     def _fit_column(self, series: pl.Series, kind: str) -> list[tuple[pl.Expr, int | None]]:
         name = series.name
         if kind != "categorical":
-            number = pl.col(name).cast(pl.Float64, strict=False).clip(-FLOAT32_MAX, FLOAT32_MAX)
+            number = pl.col(name)
+            if series.dtype == pl.Float64 or not series.dtype.is_numeric():
+                # only 64-bit floats (and oddities cast to them) can overflow float32
+                number = number.cast(pl.Float64, strict=False).clip(-FLOAT32_MAX, FLOAT32_MAX)
             return [(number.cast(pl.Float32), None)]
         values, dtype = _categories(series)
         categories = values.unique().sort()

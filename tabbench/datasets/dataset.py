@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Literal
 
 import numpy as np
@@ -52,11 +53,19 @@ class Dataset:
 
     def target(self) -> np.ndarray:
         """The target: class codes ``0..k-1`` (int64) for classification, float64 otherwise."""
+        return self._target
+
+    @cached_property
+    def _target(self) -> np.ndarray:
         column = self.frame.get_column(self.spec.target)
         if self.task == "regression":
-            return column.cast(pl.Float64).to_numpy()
-        lookup = {label: code for code, label in enumerate(self.classes)}
-        return np.fromiter((lookup[v] for v in column.to_list()), dtype=np.int64, count=len(column))
+            values = column.cast(pl.Float64).to_numpy()
+        else:
+            codes = column.replace_strict(list(self.classes), list(range(len(self.classes))),
+                                          return_dtype=pl.Int64)
+            values = codes.to_numpy()
+        values.flags.writeable = False
+        return values
 
     def time(self) -> np.ndarray | None:
         """The time column as int64 (nanoseconds for datetimes), or ``None``."""

@@ -50,11 +50,15 @@ class DatasetSpec:
         return str(self.toml_path or self.path or self.name)
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-able dict of the fields that determine the data (used in fingerprints)."""
+        """A JSON-able dict of the fields that determine the loaded table (for fingerprints).
+
+        The file's location is left out (its bytes are hashed instead), so the same data
+        has the same fingerprint, and the same job ids, in every checkout.
+        """
         data = asdict(self)
-        data["path"] = str(self.path) if self.path else None
-        data.pop("toml_path")
-        data.pop("description")
+        for key in ("path", "toml_path", "description", "license", "source_url", "n_rows",
+                    "metric"):
+            data.pop(key)
         return data
 
     @classmethod
