@@ -30,11 +30,14 @@ class FitOutcome:
 
 
 def fit_and_score(spec: ModelSpec, params: dict[str, Any], data: PreparedData, seed: int,
-                  parts: tuple[str, ...] = ("val",)) -> FitOutcome:
-    """Fit ``spec`` with ``params`` on the training part and score it on ``parts``."""
+                  parts: tuple[str, ...] = ("val",), report: Any = None) -> FitOutcome:
+    """Fit ``spec`` with ``params`` on the training part and score it on ``parts``.
+
+    ``report(epoch, val_prediction)`` is handed to iterative models (see ``FitContext``).
+    """
     from dataclasses import replace
 
-    context = replace(data.context, seed=seed)
+    context = replace(data.context, seed=seed, report=report)
     estimator = spec.build(dict(params), context)
     started = time.perf_counter()
     estimator.fit(data.X_train, data.y_train, data.X_val, data.y_val)
@@ -71,21 +74,26 @@ class TuneResult:
 
 def tune(spec: ModelSpec, data: PreparedData, *, n_trials: int, seed: int,
          timeout: float | None = None, storage: str | None = None,
-         study_name: str | None = None) -> TuneResult:
+         study_name: str | None = None, pruner: Any = None) -> TuneResult:
     """Search ``spec``'s space on the validation part.
 
     The first trial uses the model's default params, so the tuned model never loses to the
     default on validation. A trial that raises is recorded as failed and the search goes on;
     if every trial fails, the first error is raised. With ``storage`` (any Optuna storage
     URL) the study is persistent: a resumed study only runs the trials still missing.
+    Iterative models report the validation metric after each epoch and ``pruner``
+    (default: Optuna's ``MedianPruner`` after 5 trials and 5 epochs) stops hopeless trials.
     """
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     direction = get_metric(data.metric).direction
     sampler = optuna.samplers.TPESampler(seed=seed)
+    if pruner is None:
+        pruner = optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=5)
     study = optuna.create_study(direction=direction, sampler=sampler, storage=storage,
-                                study_name=study_name, load_if_exists=storage is not None)
+                                study_name=study_name, load_if_exists=storage is not None,
+                                pruner=pruner)
     if not study.trials:
         study.enqueue_trial({}, user_attrs={"default": True})
     errors: list[str] = []
@@ -95,8 +103,16 @@ def tune(spec: ModelSpec, data: PreparedData, *, n_trials: int, seed: int,
         if not trial.user_attrs.get("default") and spec.search_space is not None:
             params.update(spec.search_space(trial))
         trial.set_user_attr("params", json.dumps(params, sort_keys=True, default=str))
+
+        def report(epoch: int, prediction: np.ndarray) -> None:
+            trial.report(score(data.metric, data.y_val, prediction), epoch)
+            if trial.should_prune():
+                raise optuna.TrialPruned(f"pruned at epoch {epoch}")
+
         try:
-            outcome = fit_and_score(spec, params, data, seed)
+            outcome = fit_and_score(spec, params, data, seed, report=report)
+        except optuna.TrialPruned:
+            raise
         except Exception as exc:
             errors.append(f"{type(exc).__name__}: {exc}")
             raise

@@ -12,7 +12,7 @@ HEAVY = ("torch", "xgboost", "lightgbm", "catboost", "dask", "distributed", "opt
 
 
 def test_import_tabbench_stays_light():
-    code = "import sys, tabbench; print(' '.join(m for m in %r if m in sys.modules))" % (HEAVY,)
+    code = f"import sys, tabbench; print(' '.join(m for m in {HEAVY!r} if m in sys.modules))"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=True)
     assert result.stdout.strip() == ""

@@ -21,7 +21,10 @@ class FitContext:
     ``feature_names``; the columns listed in ``categorical`` hold integer category codes
     ``0..cardinality-1`` stored as floats, with NaN for missing or unseen categories.
     ``max_rounds``, when set by the tuning budget, caps the boosting rounds (or epochs) of
-    iterative models.
+    iterative models. ``report``, when set (during tuning), is to be called by iterative
+    models after each epoch with ``(epoch, validation predictions)`` — probabilities for
+    classification, values for regression; it may raise ``optuna.TrialPruned``, which the
+    model must let through to stop the fit.
     """
 
     task: str
@@ -33,6 +36,7 @@ class FitContext:
     n_threads: int = 1
     device: str = "cpu"
     max_rounds: int | None = None
+    report: Callable[[int, np.ndarray], None] | None = field(default=None, compare=False)
 
 
 class Estimator(Protocol):
