@@ -203,7 +203,8 @@ def datasets_add(
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
     if issubclass(category, TabbenchWarning):
-        err_console.print(f"[yellow]warning:[/] {message}", markup=True, highlight=False)
+        err_console.print(f"[yellow]warning:[/] {message}", markup=True, highlight=False,
+                          soft_wrap=True)
     else:
         _default_showwarning(message, category, filename, lineno, file, line)
 

@@ -167,3 +167,10 @@ def test_add_writes_a_toml_that_loads(write_csv, tmp_path):
 def test_fingerprint_depends_on_spec(write_csv):
     path = write_csv(CSV)
     assert fingerprint(spec_for(path)) != fingerprint(spec_for(path, time_column="ts"))
+
+
+def test_integer_row_number_column_warns_as_id(write_csv):
+    rows = "\n".join(f"{i},{(i * 37) % 11},{i % 2}" for i in range(40))
+    path = write_csv("rownames,a,y\n" + rows + "\n")
+    with pytest.warns(TabbenchWarning, match="'rownames' looks like an id"):
+        load_dataset(spec_for(path))

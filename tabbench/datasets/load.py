@@ -291,7 +291,7 @@ def _infer_features(
         if series.drop_nulls().n_unique() <= 1:
             dropped.append(name)
             continue
-        if kind == "categorical" and series.n_unique() >= _ID_LIKE_SHARE * n_rows > 20:
+        if _id_like(series, kind, n_rows):
             warnings.warn(f"{where}: column {name!r} looks like an id (almost every value "
                           "is distinct); consider listing it in 'drop'", TabbenchWarning,
                           stacklevel=4)
@@ -307,6 +307,15 @@ def _infer_features(
         raise DatasetError(f"{where}: no usable feature columns remain")
     others = [c for c in frame.columns if c not in columns]
     return pl.DataFrame([*replacements, *frame.select(others).get_columns()]), features
+
+
+def _id_like(series: pl.Series, kind: str, n_rows: int) -> bool:
+    """Almost every value distinct (categorical), or every value distinct (integer)."""
+    if n_rows <= 20:
+        return False
+    if kind == "categorical":
+        return series.n_unique() >= _ID_LIKE_SHARE * n_rows
+    return series.dtype.is_integer() and series.null_count() == 0 and series.n_unique() == n_rows
 
 
 def _column_kind(series: pl.Series, declared_categorical: bool) -> ColumnKind:
