@@ -15,11 +15,23 @@ Families
     columns with missing training values, standardization (bounded by ±1e6). Categorical columns: one-hot
     of the (at most 20) most frequent training categories, ``<column>=<value>``; other,
     unseen and missing values are all zeros.
+``nn``
+    TabReD's "noisy-quantile" transform for neural networks. Numeric columns: a
+    scikit-learn ``QuantileTransformer(output_distribution="normal")`` per column, fitted on
+    the training values plus a little seeded Gaussian noise (standard deviation
+    ``1e-3 / max(std, 1e-3)``, as in TabReD, so columns with few distinct values spread out);
+    missing values become 0 (the median of the output) with a ``<column>__missing``
+    indicator when the training part has missing values. Boolean columns: 0/1, missing → 0
+    (with the indicator). Categorical columns with at most ``MAX_ONE_HOT`` (20) training
+    categories: one-hot of all of them (missing and unseen → all zeros); more categories:
+    codes ``0..c-1`` listed in ``categorical_`` (NaN for missing or unseen), which the
+    networks embed.
 """
 
 from __future__ import annotations
 
 import math
+import zlib
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from typing import Any, ClassVar, Self
@@ -35,13 +47,14 @@ __all__ = [
     "PREPROCESSORS",
     "ClassicPreprocessor",
     "GBDTPreprocessor",
+    "NNPreprocessor",
     "Preprocessor",
     "make_preprocessor",
     "register_preprocessor",
 ]
 
 KINDS = ("numeric", "categorical", "boolean")
-MAX_ONE_HOT = 20
+MAX_ONE_HOT = 20  # classic: the most frequent categories kept; nn: the most one-hot encoded
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 MAX_STANDARDIZED = 1e6  # bound on |standardized value|: extreme inputs cannot overflow a model
 
@@ -249,6 +262,91 @@ class ClassicPreprocessor(Preprocessor):
         ]
 
 
+def _codes(name: str, categories: pl.Series, dtype: pl.DataType) -> pl.Expr:
+    """Codes ``0..c-1`` of the (sorted) training categories as float32, NaN for the others."""
+    codes = pl.Series(np.arange(len(categories), dtype=np.float32))
+    return (
+        pl.col(name)
+        .cast(dtype, strict=False)
+        .replace_strict(old=categories, new=codes, default=None, return_dtype=pl.Float32)
+    )
+
+
+class NNPreprocessor(Preprocessor):
+    """Noisy-quantile numbers, indicators, one-hot or coded categories, for neural networks.
+
+    Parameters
+    ----------
+    seed : int
+        Seeds the noise added to the training values before the quantiles are computed.
+    noise : float
+        TabReD's noise scale (``1e-3``); 0 fits the quantiles on the exact values.
+    """
+
+    family = "nn"
+
+    def __init__(self, *, seed: int = 0, noise: float = 1e-3) -> None:
+        super().__init__()
+        self.seed = seed
+        self.noise = noise
+
+    def _fit_column(self, series: pl.Series, kind: str) -> list[tuple[pl.Expr, int | None]]:
+        name = series.name
+        if kind == "categorical":
+            values, dtype = _categories(series)
+            categories = values.unique().sort()
+            if len(categories) > MAX_ONE_HOT:
+                return [(_codes(name, categories, dtype), len(categories))]
+            column = pl.col(name).cast(dtype, strict=False)
+            return [
+                ((column == pl.lit(value, dtype=dtype)).fill_null(False).cast(pl.Float32)
+                 .alias(f"{name}={value}"), None)
+                for value in categories.to_list()
+            ]
+        values = series.cast(pl.Float64, strict=False).fill_nan(None)
+        column = pl.col(name).cast(pl.Float64, strict=False).fill_nan(None)
+        if kind == "boolean":
+            expr = column.fill_null(0.0).cast(pl.Float32).alias(name)
+        else:
+            expr = self._quantile(name, values.drop_nulls().to_numpy())
+        exprs = [(expr, None)]
+        if values.null_count() > 0:
+            exprs.append((column.is_null().cast(pl.Float32).alias(f"{name}__missing"), None))
+        return exprs
+
+    def _quantile(self, name: str, values: np.ndarray) -> pl.Expr:
+        if values.size == 0:
+            return pl.lit(0.0, dtype=pl.Float32).alias(name)
+        from sklearn.preprocessing import QuantileTransformer
+
+        # one generator per column, keyed by its name: adding a column leaves the others' noise
+        rng = np.random.default_rng([self.seed, zlib.crc32(name.encode())])
+        std = float(np.std(values)) if np.isfinite(values).all() else math.inf
+        noise_std = self.noise / max(std, self.noise) if self.noise > 0 else 0.0
+        noisy = values + noise_std * rng.standard_normal(values.size)
+        n_quantiles = min(max(min(values.size // 30, 1000), 10), values.size)
+        transformer = QuantileTransformer(
+            n_quantiles=n_quantiles,
+            output_distribution="normal",
+            subsample=1_000_000_000,
+            random_state=self.seed,
+        ).fit(noisy.reshape(-1, 1))
+        low, high = float(transformer.quantiles_[0, 0]), float(transformer.quantiles_[-1, 0])
+
+        def transform(series: pl.Series) -> pl.Series:
+            x = series.to_numpy().astype(np.float64, copy=True)
+            missing = np.isnan(x)
+            # beyond the training range the output saturates anyway; clipping also tames ±inf
+            out = transformer.transform(np.clip(x, low, high).reshape(-1, 1))[:, 0]
+            out[missing] = 0.0
+            return pl.Series(name, out, dtype=pl.Float32)
+
+        column = pl.col(name).cast(pl.Float64, strict=False).fill_nan(None)
+        return column.map_batches(transform, return_dtype=pl.Float32, is_elementwise=True).alias(
+            name
+        )
+
+
 PREPROCESSORS: Registry[type[Preprocessor]] = Registry("preprocessing family")
 
 
@@ -259,6 +357,7 @@ def register_preprocessor(family: str, cls: type[Preprocessor]) -> type[Preproce
 
 register_preprocessor("gbdt", GBDTPreprocessor)
 register_preprocessor("classic", ClassicPreprocessor)
+register_preprocessor("nn", NNPreprocessor)
 
 
 def make_preprocessor(family: str, **options: Any) -> Preprocessor:
@@ -267,7 +366,7 @@ def make_preprocessor(family: str, **options: Any) -> Preprocessor:
     Parameters
     ----------
     family : str
-        A registered family: ``gbdt``, ``classic`` (others may be registered).
+        A registered family: ``gbdt``, ``classic``, ``nn`` (others may be registered).
     **options
         Passed to the preprocessor's constructor.
 
