@@ -87,20 +87,20 @@ def task_scores(results: pl.DataFrame) -> pl.DataFrame:
 
 def standings(results: pl.DataFrame) -> list[Standings]:
     """Rank models per (dataset, split) and aggregate across datasets, per split strategy."""
-    from tabbench.stats import rank_scores
+    from tabbench.stats import normalized_scores, rank_scores, win_rate_matrix
 
     scores = task_scores(results)
     if scores.is_empty():
         return []
     ranked = []
-    for (_, _), group in scores.group_by("dataset", "split_id", maintain_order=True):
-        maximize = get_metric(group["metric"][0]).direction == "maximize"
-        values = group["test_score"].to_numpy()
-        ranks = rank_scores(values, maximize=maximize)
+    for _, group in scores.group_by("dataset", "split_id", maintain_order=True):
+        sign = 1.0 if get_metric(group["metric"][0]).direction == "maximize" else -1.0
+        signed = sign * group["test_score"].to_numpy()[None, :]
+        entries = group["entry"].to_list()
         ranked.append(group.with_columns(
-            pl.Series("rank", ranks),
-            pl.Series("normalized", _normalized(values, group["entry"].to_list(), maximize)),
-            pl.Series("win_rate", _win_rates(values, maximize)),
+            pl.Series("rank", rank_scores(signed[0], maximize=True)),
+            pl.Series("normalized", normalized_scores(signed, entries, BASELINE)[0]),
+            pl.Series("win_rate", _mean_off_diagonal(win_rate_matrix(signed))),
         ))
     table = pl.concat(ranked)
     out = []
@@ -125,25 +125,11 @@ def standings(results: pl.DataFrame) -> list[Standings]:
     return sorted(out, key=lambda s: s.strategy)
 
 
-def _normalized(values: np.ndarray, entries: list[str], maximize: bool) -> np.ndarray:
-    """0 = the dummy baseline (or the worst model without one), 1 = the best model."""
-    sign = 1.0 if maximize else -1.0
-    signed = sign * values
-    best = np.nanmax(signed)
-    base = signed[entries.index(BASELINE)] if BASELINE in entries else np.nanmin(signed)
-    if not np.isfinite(best - base) or best == base:
-        return np.where(signed == best, 1.0, 0.0)
-    return (signed - base) / (best - base)
-
-
-def _win_rates(values: np.ndarray, maximize: bool) -> np.ndarray:
-    """Share of the other models each model beats (ties count one half)."""
-    n = len(values)
-    if n < 2:
-        return np.full(n, np.nan)
-    signed = values if maximize else -values
-    wins = (signed[:, None] > signed[None, :]).sum(1) + 0.5 * ((signed[:, None] == signed[None, :]).sum(1) - 1)
-    return wins / (n - 1)
+def _mean_off_diagonal(matrix: np.ndarray) -> np.ndarray:
+    """Each row's mean over the other models (NaN for a lone model)."""
+    if matrix.shape[0] < 2:
+        return np.full(matrix.shape[0], np.nan)
+    return np.nanmean(matrix, axis=1)
 
 
 def result_columns() -> list[str]:

@@ -1,9 +1,23 @@
-"""Statistics over leaderboards: ranks with ties (more in later issues)."""
+"""Statistics over leaderboards: ranks, normalized scores, win rates, Elo, Friedman/Nemenyi.
+
+Most functions take a **score matrix**: one row per task (a dataset × split × seed), one
+column per model, oriented so that *higher is better* (see :func:`score_matrix`, which
+negates minimized metrics). scipy provides the tests where it has them (ranks, Friedman,
+the studentized range for Nemenyi, Kendall tau); the Bradley–Terry fit is a small
+maximum-likelihood problem solved with ``scipy.optimize.minimize``.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
-from scipy.stats import rankdata
+import polars as pl
+from scipy import optimize, stats
+
+#: Elo scale: a 400-point gap means 10:1 odds of winning.
+ELO_SCALE = 400.0
+ELO_MEAN = 1000.0
 
 
 def rank_scores(scores: np.ndarray, *, maximize: bool) -> np.ndarray:
@@ -17,4 +31,147 @@ def rank_scores(scores: np.ndarray, *, maximize: bool) -> np.ndarray:
     scores = np.asarray(scores, dtype=float)
     signed = -scores if maximize else scores
     signed = np.where(np.isnan(signed), np.inf, signed)
-    return rankdata(signed, method="average")
+    return stats.rankdata(signed, method="average")
+
+
+@dataclass(frozen=True)
+class ScoreMatrix:
+    """Scores of ``models`` (columns) on ``tasks`` (rows), higher is better."""
+
+    values: np.ndarray
+    models: list[str]
+    tasks: list[tuple]
+
+    def ranks(self) -> np.ndarray:
+        """Per-task ranks (1 = best, ties averaged)."""
+        return np.vstack([rank_scores(row, maximize=True) for row in self.values])
+
+
+def score_matrix(results: pl.DataFrame, *, entry: str = "entry",
+                 task_keys: tuple[str, ...] = ("dataset", "split_id", "seed"),
+                 score: str = "test_score") -> ScoreMatrix:
+    """Pivot result rows into a :class:`ScoreMatrix`, keeping tasks where every model has a score.
+
+    Minimized metrics (``rmse``, ``log_loss`` …) are negated so that higher is better.
+    """
+    from tabbench.metrics import get_metric
+
+    signs = {m: (1.0 if get_metric(m).direction == "maximize" else -1.0)
+             for m in results["metric"].unique().to_list()}
+    signed = results.with_columns(
+        (pl.col(score) * pl.col("metric").replace_strict(signs, return_dtype=pl.Float64))
+        .alias("_signed")
+    )
+    wide = signed.pivot(on=entry, index=list(task_keys), values="_signed",
+                        aggregate_function="mean").sort(list(task_keys))
+    models = sorted(c for c in wide.columns if c not in task_keys)
+    wide = wide.drop_nulls(subset=models)
+    values = wide.select(models).to_numpy().astype(float)
+    tasks = [tuple(row) for row in wide.select(list(task_keys)).iter_rows()]
+    return ScoreMatrix(values, models, tasks)
+
+
+def normalized_scores(values: np.ndarray, models: list[str], baseline: str = "dummy") -> np.ndarray:
+    """Per task: 0 = the baseline model (the worst one if absent), 1 = the best model."""
+    values = np.asarray(values, dtype=float)
+    best = values.max(axis=1, keepdims=True)
+    base = values[:, [models.index(baseline)]] if baseline in models else \
+        values.min(axis=1, keepdims=True)
+    span = best - base
+    with np.errstate(invalid="ignore", divide="ignore"):
+        normalized = (values - base) / span
+    return np.where(span == 0, (values == best).astype(float), normalized)
+
+
+def win_rate_matrix(values: np.ndarray) -> np.ndarray:
+    """``W[i, j]``: share of tasks where model ``i`` beats model ``j`` (ties count one half)."""
+    values = np.asarray(values, dtype=float)
+    a, b = values[:, :, None], values[:, None, :]
+    wins = (a > b).mean(axis=0) + 0.5 * (a == b).mean(axis=0)
+    np.fill_diagonal(wins, np.nan)
+    return wins
+
+
+@dataclass(frozen=True)
+class FriedmanResult:
+    """Friedman's test over tasks and the Nemenyi critical difference of mean ranks."""
+
+    statistic: float
+    pvalue: float
+    mean_ranks: np.ndarray
+    critical_difference: float
+    n_tasks: int
+    alpha: float
+
+
+def nemenyi_critical_difference(n_models: int, n_tasks: int, alpha: float = 0.05) -> float:
+    """Demšar (2006): ``q_α · sqrt(k (k + 1) / (6 N))``, with ``q_α`` from the studentized range."""
+    q = stats.studentized_range.ppf(1 - alpha, n_models, np.inf) / np.sqrt(2)
+    return float(q * np.sqrt(n_models * (n_models + 1) / (6.0 * n_tasks)))
+
+
+def friedman(values: np.ndarray, alpha: float = 0.05) -> FriedmanResult:
+    """Friedman's test that all models rank alike, and the Nemenyi CD (needs 3+ models)."""
+    values = np.asarray(values, dtype=float)
+    n_tasks, n_models = values.shape
+    if n_models < 3 or n_tasks < 2:
+        raise ValueError("the Friedman test needs at least 3 models and 2 tasks")
+    statistic, pvalue = stats.friedmanchisquare(*values.T)
+    ranks = np.vstack([rank_scores(row, maximize=True) for row in values])
+    return FriedmanResult(float(statistic), float(pvalue), ranks.mean(axis=0),
+                          nemenyi_critical_difference(n_models, n_tasks, alpha), n_tasks, alpha)
+
+
+def bradley_terry_elo(values: np.ndarray, *, ridge: float = 1e-3) -> np.ndarray:
+    """Elo ratings from a Bradley–Terry fit to all pairwise outcomes (ties = half a win).
+
+    ``P(i beats j) = 1 / (1 + 10 ** ((r_j - r_i) / 400))``; ratings are centred on 1000. A
+    small ridge penalty keeps ratings finite when one model wins every comparison.
+    """
+    values = np.asarray(values, dtype=float)
+    k = values.shape[1]
+    a, b = values[:, :, None], values[:, None, :]
+    wins = (a > b).sum(axis=0) + 0.5 * (a == b).sum(axis=0)
+    np.fill_diagonal(wins, 0.0)
+    games = wins + wins.T
+
+    def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        diff = theta[:, None] - theta[None, :]
+        p = 1.0 / (1.0 + np.exp(-diff))
+        nll = -(wins * np.log(np.clip(p, 1e-300, None))).sum() + ridge * (theta ** 2).sum()
+        grad = -(wins - games * p).sum(axis=1) + 2 * ridge * theta
+        return nll, grad
+
+    theta = optimize.minimize(loss, np.zeros(k), jac=True, method="L-BFGS-B").x
+    theta -= theta.mean()
+    return ELO_MEAN + ELO_SCALE / np.log(10.0) * theta
+
+
+@dataclass(frozen=True)
+class EloResult:
+    """Elo ratings with bootstrap confidence intervals."""
+
+    models: list[str]
+    rating: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+
+
+def elo_with_intervals(matrix: ScoreMatrix, *, n_bootstrap: int = 200, level: float = 0.95,
+                       seed: int = 0) -> EloResult:
+    """Elo ratings and percentile intervals from resampling tasks (datasets, splits, seeds)."""
+    rating = bradley_terry_elo(matrix.values)
+    rng = np.random.default_rng(seed)
+    n = matrix.values.shape[0]
+    samples = np.vstack([
+        bradley_terry_elo(matrix.values[rng.integers(0, n, n)]) for _ in range(n_bootstrap)
+    ])
+    tail = (1 - level) / 2 * 100
+    low, high = np.percentile(samples, [tail, 100 - tail], axis=0)
+    return EloResult(matrix.models, rating, low, high)
+
+
+def kendall_tau(ranks_a: np.ndarray, ranks_b: np.ndarray) -> tuple[float, float]:
+    """Kendall's tau-b between two rankings of the same models, and its p-value."""
+    result = stats.kendalltau(ranks_a, ranks_b)
+    return float(result.statistic), float(result.pvalue)

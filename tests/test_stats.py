@@ -1,0 +1,97 @@
+"""Statistics against hand-computed values on tiny tables."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import polars as pl
+import pytest
+
+from tabbench.stats import (
+    bradley_terry_elo,
+    elo_with_intervals,
+    friedman,
+    kendall_tau,
+    nemenyi_critical_difference,
+    normalized_scores,
+    rank_scores,
+    score_matrix,
+    win_rate_matrix,
+)
+
+
+def test_ranks_share_ties_and_put_nan_last():
+    assert rank_scores(np.array([0.9, 0.7, 0.9]), maximize=True).tolist() == [1.5, 3.0, 1.5]
+    assert rank_scores(np.array([3.0, 1.0, 2.0]), maximize=False).tolist() == [3.0, 1.0, 2.0]
+    assert rank_scores(np.array([np.nan, 1.0, 2.0]), maximize=True).tolist() == [3.0, 2.0, 1.0]
+
+
+def test_normalized_scores_anchor_dummy_at_zero_and_best_at_one():
+    values = np.array([[0.5, 0.7, 0.9], [0.6, 0.6, 0.6]])
+    out = normalized_scores(values, ["dummy", "a", "b"])
+    assert out[0].tolist() == pytest.approx([0.0, 0.5, 1.0])
+    assert out[1].tolist() == [1.0, 1.0, 1.0]  # all tied: every model is the best
+
+
+def test_win_rate_matrix_counts_ties_as_half():
+    values = np.array([[1.0, 2.0], [2.0, 1.0], [1.0, 1.0], [3.0, 0.0]])
+    wins = win_rate_matrix(values)
+    assert wins[0, 1] == pytest.approx((0 + 1 + 0.5 + 1) / 4)
+    assert wins[1, 0] == pytest.approx(1 - wins[0, 1])
+    assert math.isnan(wins[0, 0])
+
+
+def test_friedman_matches_the_hand_computed_statistic():
+    # 4 tasks, 3 models, the same order every time: rank sums 4, 8, 12
+    values = np.array([[0.9, 0.8, 0.7], [0.6, 0.5, 0.4], [0.99, 0.98, 0.1], [3.0, 2.0, 1.0]])
+    result = friedman(values)
+    # chi2 = 12 / (N k (k+1)) * sum R_j^2 - 3 N (k+1) = 0.25 * 224 - 48 = 8
+    assert result.statistic == pytest.approx(8.0)
+    assert result.pvalue == pytest.approx(math.exp(-4.0))  # chi2 with 2 dof: sf(8) = e^-4
+    assert result.mean_ranks.tolist() == [1.0, 2.0, 3.0]
+
+
+def test_nemenyi_critical_difference_matches_demsar_table():
+    # Demsar (2006), table 5: q_0.05 = 2.343 for k = 3 → CD = 2.343 * sqrt(3*4 / (6*4))
+    assert nemenyi_critical_difference(3, 4) == pytest.approx(2.343 * math.sqrt(0.5), abs=2e-3)
+    # k = 5: q_0.05 = 2.728
+    assert nemenyi_critical_difference(5, 10) == pytest.approx(2.728 * math.sqrt(30 / 60), abs=2e-3)
+
+
+def test_elo_orders_models_by_strength_and_centres_on_1000():
+    rng = np.random.default_rng(0)
+    strength = np.array([2.0, 1.0, 0.0])
+    values = strength + rng.normal(0, 0.8, size=(300, 3))
+    elo = bradley_terry_elo(values)
+    assert elo[0] > elo[1] > elo[2]
+    assert elo.mean() == pytest.approx(1000.0)
+    tied = bradley_terry_elo(np.array([[1.0, 1.0], [2.0, 2.0]]))
+    assert tied.tolist() == pytest.approx([1000.0, 1000.0])
+
+
+def test_elo_probability_matches_the_win_rate():
+    # A beats B in 3 of 4 tasks: the fitted odds are 3:1 → a gap of 400 * log10(3)
+    values = np.array([[1.0, 0.0], [1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
+    elo = bradley_terry_elo(values, ridge=0.0)
+    assert elo[0] - elo[1] == pytest.approx(400 * math.log10(3), abs=0.5)
+
+
+def test_elo_intervals_contain_the_rating():
+    results = pl.DataFrame({
+        "dataset": ["a", "a", "b", "b", "c", "c"], "split_id": ["time-0"] * 6, "seed": [0] * 6,
+        "entry": ["x", "y"] * 3, "metric": ["rmse"] * 6, "test_score": [1.0, 2.0, 1.0, 3.0, 2.0, 1.5],
+    })
+    matrix = score_matrix(results)
+    assert matrix.models == ["x", "y"]
+    assert matrix.values[0].tolist() == [-1.0, -2.0]  # rmse is negated: higher is better
+    elo = elo_with_intervals(matrix, n_bootstrap=50)
+    assert np.all(elo.low <= elo.rating + 1e-9) and np.all(elo.rating <= elo.high + 1e-9)
+    assert elo.rating[0] > elo.rating[1]
+
+
+def test_kendall_tau():
+    assert kendall_tau(np.array([1, 2, 3, 4]), np.array([1, 2, 3, 4]))[0] == pytest.approx(1.0)
+    assert kendall_tau(np.array([1, 2, 3, 4]), np.array([4, 3, 2, 1]))[0] == pytest.approx(-1.0)
+    # one discordant pair of 6: tau = (5 - 1) / 6
+    assert kendall_tau(np.array([1, 2, 3, 4]), np.array([2, 1, 3, 4]))[0] == pytest.approx(4 / 6)
