@@ -65,6 +65,12 @@ class Standings:
     per_dataset: pl.DataFrame  # per (dataset, model): mean test score, std, rank
 
 
+def entry_label() -> pl.Expr:
+    """The leaderboard name of a row: ``model`` when tuned, else ``model (variant)``."""
+    return pl.when(pl.col("variant") == "tuned").then(pl.col("model")) \
+        .otherwise(pl.col("model") + " (" + pl.col("variant") + ")")
+
+
 def task_scores(results: pl.DataFrame) -> pl.DataFrame:
     """Mean ``test_score`` per (dataset, split, model, variant) over seeds, ``ok`` rows only.
 
@@ -74,12 +80,12 @@ def task_scores(results: pl.DataFrame) -> pl.DataFrame:
     ok = results.filter(pl.col("status") == "ok")
     if ok.is_empty():
         return ok
-    label = pl.when(pl.col("variant") == "tuned").then(pl.col("model")) \
-        .otherwise(pl.col("model") + " (" + pl.col("variant") + ")")
     return (
-        ok.with_columns(label.alias("entry"))
+        ok.with_columns(entry_label().alias("entry"))
         .group_by("dataset", "split_strategy", "split_id", "entry", "metric")
-        .agg(pl.col("test_score").mean(), pl.col("test_score").std().alias("seed_std"),
+        .agg(pl.col("test_score").mean(),
+             pl.coalesce(pl.col("test_score").std(), pl.col("test_score_std").mean())
+             .alias("seed_std"),
              pl.col("fit_seconds").mean())
         .sort("dataset", "split_id", "entry")
     )

@@ -122,7 +122,7 @@ def friedman(values: np.ndarray, alpha: float = 0.05) -> FriedmanResult:
                           nemenyi_critical_difference(n_models, n_tasks, alpha), n_tasks, alpha)
 
 
-def bradley_terry_elo(values: np.ndarray, *, ridge: float = 1e-3) -> np.ndarray:
+def bradley_terry_elo(values: np.ndarray, *, ridge: float = 0.05) -> np.ndarray:
     """Elo ratings from a Bradley–Terry fit to all pairwise outcomes (ties = half a win).
 
     ``P(i beats j) = 1 / (1 + 10 ** ((r_j - r_i) / 400))``; ratings are centred on 1000. A

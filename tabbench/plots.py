@@ -1,0 +1,169 @@
+"""Figures for leaderboards: critical-difference diagram, Elo intervals, Pareto front,
+per-dataset scores, and the random → time slope chart. Each returns a matplotlib Figure."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import polars as pl
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from tabbench.compare import SplitComparison
+    from tabbench.stats import EloResult, FriedmanResult
+
+
+def _figure(width: float, height: float) -> Figure:
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width, height), dpi=110, layout="constrained")
+
+
+def cd_diagram(result: FriedmanResult, models: list[str]) -> Figure:
+    """Demšar's critical-difference diagram: mean ranks on an axis (best on the left), with a
+    thick bar joining models whose mean ranks differ by less than the Nemenyi CD."""
+    k = len(models)
+    order = np.argsort(result.mean_ranks)
+    ranks = result.mean_ranks[order]
+    names = [models[i] for i in order]
+    fig = _figure(7.5, 1.2 + 0.28 * k)
+    ax = fig.add_subplot()
+    ax.set_xlim(1, k)
+    ax.set_ylim(-(k // 2 + 2), 2.2)
+    ax.axis("off")
+    ax.hlines(0, 1, k, color="black", lw=1)
+    for r in range(1, k + 1):
+        ax.vlines(r, 0, 0.15, color="black", lw=1)
+        ax.text(r, 0.3, str(r), ha="center", fontsize=8)
+    cd = result.critical_difference
+    ax.hlines(1.3, 1, 1 + cd, color="black", lw=2)
+    ax.text(1 + cd / 2, 1.55, f"CD = {cd:.2f}", ha="center", fontsize=8)
+    half = (k + 1) // 2
+    for i, (name, rank) in enumerate(zip(names, ranks, strict=True)):
+        left = i < half
+        y = -(i + 1) * 0.6 if left else -(k - i) * 0.6
+        x_text = 0.9 if left else k + 0.1
+        ax.plot([rank, rank, x_text], [0, y, y], color="0.3", lw=0.8, clip_on=False)
+        ax.text(x_text - 0.05 if left else x_text + 0.05, y, f"{name} ({rank:.2f})",
+                ha="right" if left else "left", va="center", fontsize=8)
+    cliques = _cliques(ranks, cd)
+    for j, (a, b) in enumerate(cliques):
+        ax.hlines(-0.25 - 0.18 * j, ranks[a] - 0.03, ranks[b] + 0.03, color="tab:red", lw=3)
+    ax.set_title(f"Mean rank over {result.n_tasks} tasks (Friedman p = {result.pvalue:.2g})",
+                 fontsize=9)
+    return fig
+
+
+def _cliques(ranks: np.ndarray, cd: float) -> list[tuple[int, int]]:
+    """Maximal runs of sorted mean ranks spanning less than ``cd`` (not significantly different)."""
+    out: list[tuple[int, int]] = []
+    for a in range(len(ranks)):
+        b = a
+        while b + 1 < len(ranks) and ranks[b + 1] - ranks[a] < cd:
+            b += 1
+        if b > a and not any(x <= a and b <= y for x, y in out):
+            out.append((a, b))
+    return out
+
+
+def elo_chart(elo: EloResult) -> Figure:
+    """Elo ratings with their bootstrap intervals, best at the top."""
+    order = np.argsort(elo.rating)
+    fig = _figure(6, 0.8 + 0.35 * len(order))
+    ax = fig.add_subplot()
+    y = np.arange(len(order))
+    ax.errorbar(elo.rating[order], y, xerr=[elo.rating[order] - elo.low[order],
+                                           elo.high[order] - elo.rating[order]],
+                fmt="o", color="tab:blue", capsize=3)
+    ax.set_yticks(y, [elo.models[i] for i in order])
+    ax.set_xlabel("Elo (Bradley–Terry fit, 95% bootstrap interval)")
+    ax.grid(axis="x", alpha=0.3)
+    return fig
+
+
+def pareto_chart(summary: pl.DataFrame) -> Figure:
+    """Normalized score against mean training time per model, the Pareto front highlighted.
+
+    ``summary`` has columns ``model``, ``normalized_score`` and ``seconds``.
+    """
+    fig = _figure(6, 4)
+    ax = fig.add_subplot()
+    x = np.maximum(summary["seconds"].to_numpy(), 1e-3)
+    y = summary["normalized_score"].to_numpy()
+    front = _pareto_front(x, y)
+    ax.scatter(x, y, color=["tab:red" if f else "tab:gray" for f in front], zorder=3)
+    for name, xi, yi in zip(summary["model"].to_list(), x, y, strict=True):
+        ax.annotate(name, (xi, yi), textcoords="offset points", xytext=(5, 4), fontsize=8)
+    idx = np.flatnonzero(front)
+    idx = idx[np.argsort(x[idx])]
+    ax.step(x[idx], y[idx], where="post", color="tab:red", alpha=0.5)
+    ax.set_xscale("log")
+    ax.set_xlabel("mean seconds per job (tuning + fit), log scale")
+    ax.set_ylabel("normalized score (0 = dummy, 1 = best)")
+    ax.grid(alpha=0.3)
+    return fig
+
+
+def _pareto_front(cost: np.ndarray, value: np.ndarray) -> np.ndarray:
+    """True for points no other point beats on both (lower cost, higher value)."""
+    return np.array([
+        not np.any((cost <= c) & (value >= v) & ((cost < c) | (value > v)))
+        for c, v in zip(cost, value, strict=True)
+    ])
+
+
+def per_dataset_chart(table: pl.DataFrame) -> Figure:
+    """Test score per model on each dataset, with error bars (std over seeds or eval seeds).
+
+    ``table`` has columns ``dataset``, ``metric``, ``model``, ``test_score``, ``std``.
+    """
+    datasets = table["dataset"].unique(maintain_order=True).to_list()
+    fig = _figure(7, 2.2 * len(datasets))
+    axes = fig.subplots(len(datasets), 1, squeeze=False)[:, 0]
+    for ax, dataset in zip(axes, datasets, strict=True):
+        part = table.filter(pl.col("dataset") == dataset)
+        y = np.arange(part.height)
+        err = np.nan_to_num(part["std"].cast(pl.Float64).to_numpy())
+        ax.barh(y, part["test_score"].to_numpy(), xerr=err, color="tab:blue", alpha=0.7,
+                capsize=3)
+        ax.set_yticks(y, part["model"].to_list())
+        ax.invert_yaxis()
+        ax.set_title(f"{dataset} ({part['metric'][0]})", fontsize=9)
+        low, high = part["test_score"].min(), part["test_score"].max()
+        pad = (high - low) * 0.15 or abs(high) * 0.05 or 1.0
+        ax.set_xlim(max(low - pad, 0) if low >= 0 else low - pad, high + pad)
+    return fig
+
+
+def slope_chart(comparison: SplitComparison, reference: str = "random",
+                target: str = "time") -> Figure:
+    """Each model's rank under ``reference`` (left) and ``target`` (right), per dataset."""
+    table = comparison.moves
+    datasets = table["dataset"].unique(maintain_order=True).to_list()
+    fig = _figure(3.2 * max(len(datasets), 1), 3.6)
+    axes = fig.subplots(1, max(len(datasets), 1), squeeze=False)[0]
+    for ax, dataset in zip(axes, datasets, strict=True):
+        part = table.filter(pl.col("dataset") == dataset)
+        n = part.height
+        for row in part.iter_rows(named=True):
+            a, b = row[f"rank_{reference}"], row[f"rank_{target}"]
+            color = "tab:red" if b > a else ("tab:green" if b < a else "0.5")
+            ax.plot([0, 1], [a, b], marker="o", color=color)
+            ax.text(-0.05, a, row["model"], ha="right", va="center", fontsize=7)
+            ax.text(1.05, b, row["model"], ha="left", va="center", fontsize=7)
+        ax.set_xlim(-0.9, 1.9)
+        ax.set_ylim(n + 0.5, 0.5)
+        ax.set_xticks([0, 1], [reference, target])
+        ax.set_yticks([])
+        ax.set_title(dataset, fontsize=9)
+        for side in ("top", "right", "left"):
+            ax.spines[side].set_visible(False)
+    fig.suptitle(f"Rank under the {reference} split → rank under the {target} split", fontsize=9)
+    return fig
+
+
+def save(fig: Figure, path) -> None:
+    """Write ``fig`` as a PNG."""
+    fig.savefig(path, format="png")

@@ -1,0 +1,214 @@
+"""``report.html``: one self-contained page (figures embedded, no network) for a run folder.
+
+Every string that comes from data or config (dataset, column, model names, errors) goes
+through :func:`html.escape`.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+
+from tabbench._atomic import write_atomic_bytes
+from tabbench.leaderboard import read_results, standings
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;
+max-width:1100px;color:#222;line-height:1.45;padding:0 1rem}
+h1{font-size:1.6rem}h2{font-size:1.25rem;border-bottom:1px solid #ddd;padding-bottom:.2rem;
+margin-top:2rem}h3{font-size:1.05rem}
+table{border-collapse:collapse;margin:.6rem 0;font-size:.88rem}
+th,td{border:1px solid #ddd;padding:.25rem .55rem;text-align:right}
+th{background:#f4f4f4}td:first-child,th:first-child{text-align:left}
+img{max-width:100%;height:auto;display:block;margin:.6rem 0}
+.note{color:#555;font-size:.9rem}.bad{color:#b00}
+"""
+
+
+def build_report(run_dir: Path, out: Path | None = None) -> Path:
+    """Write ``report.html`` for the results in ``run_dir`` and return its path."""
+    run_dir = Path(run_dir)
+    results = read_results(run_dir)
+    sections = [_overview(run_dir, results)]
+    tables = standings(results)
+    for standing in tables:
+        sections.append(_leaderboard_section(standing))
+    primary = next((s for s in tables if s.strategy == "time"), tables[0] if tables else None)
+    if primary is not None:
+        sections.append(_statistics_section(results, primary.strategy))
+        sections.append(_pareto_section(results, primary))
+        sections.append(_per_dataset_section(primary))
+    strategies = set(results.filter(pl.col("status") == "ok")["split_strategy"].to_list())
+    if {"random", "time"} <= strategies:
+        sections.append(_comparison_section(results))
+    features = sorted((run_dir / "features").glob("*.parquet"))
+    if features:
+        sections.append(_features_section(features))
+    sections.append(_failures_section(results))
+    page = _page(f"tabbench report: {run_dir.name}", "\n".join(s for s in sections if s))
+    path = out or run_dir / "report.html"
+    write_atomic_bytes(path, page.encode())
+    return path
+
+
+def _e(value: Any) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _page(title: str, body: str) -> str:
+    return (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+            f"<title>{_e(title)}</title><style>{_CSS}</style></head>\n"
+            f"<body>\n<h1>{_e(title)}</h1>\n{body}\n</body></html>\n")
+
+
+def _table(frame: pl.DataFrame, formats: dict[str, str] | None = None) -> str:
+    formats = formats or {}
+    head = "".join(f"<th>{_e(c)}</th>" for c in frame.columns)
+    rows = []
+    for row in frame.iter_rows():
+        cells = []
+        for column, value in zip(frame.columns, row, strict=True):
+            if value is None or (isinstance(value, float) and value != value):
+                text = ""
+            elif column in formats and isinstance(value, int | float):
+                text = format(value, formats[column])
+            else:
+                text = str(value)
+            cells.append(f"<td>{_e(text)}</td>")
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+
+
+def _image(fig: Figure, alt: str) -> str:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    data = base64.b64encode(buffer.getvalue()).decode()
+    return f'<img alt="{_e(alt)}" src="data:image/png;base64,{data}">'
+
+
+def _overview(run_dir: Path, results: pl.DataFrame) -> str:
+    counts = results["status"].value_counts().sort("status")
+    status = ", ".join(f"{n} {s}" for s, n in counts.iter_rows())
+    datasets = ", ".join(sorted(results["dataset"].unique().to_list()))
+    runs = ", ".join(sorted(results["run"].unique().to_list()))
+    return (f'<p class="note">Run folder <code>{_e(run_dir)}</code> (run {_e(runs)}); '
+            f"{results.height} jobs: {_e(status)}. Datasets: {_e(datasets)}. "
+            f"Written {datetime.now(UTC):%Y-%m-%d %H:%M} UTC.</p>")
+
+
+def _leaderboard_section(standing) -> str:
+    formats = {"mean_rank": ".2f", "normalized_score": ".3f", "win_rate": ".0%"}
+    return (f"<h2>Leaderboard: {_e(standing.strategy)} split</h2>"
+            '<p class="note">Models ranked per dataset and split (1 = best, ties share the '
+            "mean rank); normalized score: 0 = dummy baseline, 1 = best model; win rate: "
+            "share of other models beaten.</p>"
+            + _table(standing.summary, formats))
+
+
+def _task_matrix(results: pl.DataFrame, strategy: str):
+    from tabbench.leaderboard import task_scores
+    from tabbench.stats import score_matrix
+
+    scores = task_scores(results.filter(pl.col("split_strategy") == strategy))
+    return score_matrix(scores.with_columns(pl.lit(0).alias("seed")))
+
+
+def _statistics_section(results: pl.DataFrame, strategy: str) -> str:
+    from tabbench.plots import cd_diagram, elo_chart
+    from tabbench.stats import elo_with_intervals, friedman
+
+    matrix = _task_matrix(results, strategy)
+    parts = [f"<h2>Statistics ({_e(strategy)} split)</h2>"]
+    n_tasks, n_models = matrix.values.shape
+    if n_models >= 3 and n_tasks >= 2:
+        test = friedman(matrix.values)
+        parts.append(
+            f"<p>Friedman test over {n_tasks} tasks and {n_models} models: "
+            f"χ² = {test.statistic:.2f}, p = {test.pvalue:.3g}. Nemenyi critical difference "
+            f"(α = 0.05): {test.critical_difference:.2f} ranks.</p>"
+            '<p class="note">How to read the critical-difference diagram: models sit on the '
+            "axis at their mean rank, best on the left. A red bar joins models whose mean "
+            "ranks differ by less than the critical difference: the data cannot tell them "
+            "apart. Models not joined by a bar differ significantly.</p>"
+            + _image(cd_diagram(test, matrix.models), "critical-difference diagram"))
+    else:
+        parts.append('<p class="note">The Friedman test needs at least 3 models and 2 '
+                     f"tasks; this run has {n_models} models on {n_tasks} tasks.</p>")
+    if n_models >= 2 and n_tasks >= 1:
+        elo = elo_with_intervals(matrix)
+        table = pl.DataFrame({"model": elo.models, "elo": elo.rating, "low": elo.low,
+                              "high": elo.high}).sort("elo", descending=True)
+        parts.append("<h3>Elo</h3><p class=\"note\">Bradley–Terry fit to all pairwise "
+                     "comparisons (a 400-point gap means 10:1 odds); 95% intervals from "
+                     "resampling the tasks.</p>"
+                     + _table(table, {"elo": ".0f", "low": ".0f", "high": ".0f"})
+                     + _image(elo_chart(elo), "Elo ratings with intervals"))
+    return "".join(parts)
+
+
+def _pareto_section(results: pl.DataFrame, standing) -> str:
+    from tabbench.leaderboard import entry_label
+    from tabbench.plots import pareto_chart
+
+    ok = results.filter((pl.col("status") == "ok")
+                        & (pl.col("split_strategy") == standing.strategy))
+    seconds = ok.group_by(entry_label().alias("model")).agg(
+        (pl.col("tune_seconds").fill_null(0) + pl.col("fit_seconds").fill_null(0)).mean()
+        .alias("seconds"))
+    summary = standing.summary.join(seconds, on="model")
+    return (f"<h2>Score against time ({_e(standing.strategy)} split)</h2>"
+            '<p class="note">Red points form the Pareto front: no other model is both faster '
+            "and better.</p>" + _image(pareto_chart(summary), "score against training time"))
+
+
+def _per_dataset_section(standing) -> str:
+    from tabbench.plots import per_dataset_chart
+
+    formats = {"test_score": ".4f", "std": ".4f", "rank": ".1f"}
+    return (f"<h2>Per dataset ({_e(standing.strategy)} split)</h2>"
+            + _image(per_dataset_chart(standing.per_dataset), "per-dataset scores")
+            + _table(standing.per_dataset, formats))
+
+
+def _comparison_section(results: pl.DataFrame) -> str:
+    from tabbench.compare import compare_splits
+    from tabbench.plots import slope_chart
+
+    comparison = compare_splits(results)
+    moved = comparison.moves.filter(pl.col("rank_change") != 0)
+    return ("<h2>Random split against time split</h2>"
+            '<p class="note">Kendall tau between the rankings (1 = identical order, '
+            "−1 = reversed); pooled = between the mean ranks over all datasets.</p>"
+            + _table(comparison.taus, {"tau": ".2f", "pvalue": ".3f"})
+            + _image(slope_chart(comparison), "rank under random split against time split")
+            + "<h3>Models whose rank moved</h3>"
+            + _table(moved, {"score_change_pct": "+.1f"}))
+
+
+def _features_section(files: list[Path]) -> str:
+    parts = ["<h2>Feature rankings</h2>"]
+    for file in files:
+        table = pl.read_parquet(file)
+        keep = [c for c in ("feature", "score", "rank", "cardinality", "coverage", "flags")
+                if c in table.columns]
+        parts.append(f"<h3>{_e(file.stem)}</h3>" + _table(table.select(keep).head(20),
+                                                          {"score": ".4f", "coverage": ".2f"}))
+    return "".join(parts)
+
+
+def _failures_section(results: pl.DataFrame) -> str:
+    bad = results.filter(pl.col("status") != "ok")
+    if bad.is_empty():
+        return ""
+    return ('<h2 class="bad">Jobs that did not finish ok</h2>'
+            + _table(bad.select("dataset", "split_id", "model", "variant", "status", "error")))
