@@ -66,7 +66,7 @@ def test_unknown_names(cli, tmp_path, args, needles):
 
 
 def test_unknown_metric_in_dataset_toml(cli, tmp_path):
-    (tmp_path / "d.csv").write_text("a,y\n" + "".join(f"{i},{i % 2}\n" for i in range(30)))
+    (tmp_path / "d.csv").write_text("a,y\n" + "".join(f"{i % 7},{i % 2}\n" for i in range(30)))
     (tmp_path / "d.toml").write_text(
         'name = "d"\ntask = "binary"\ntarget = "y"\npath = "d.csv"\nmetric = "f7"\n')
     code, _, err = cli("run", "--dataset", "d", "--datasets-dir", tmp_path, "--splits",
