@@ -111,11 +111,43 @@ def _numeric_psi(train: np.ndarray, test: np.ndarray, bins: int = 10) -> float |
     return _psi(expected / expected.sum(), actual / actual.sum())
 
 
-def _categorical_psi(train: pl.Series, test: pl.Series) -> float:
-    a = train.cast(pl.String).fill_null("<missing>").value_counts(name="n_train")
-    b = test.cast(pl.String).fill_null("<missing>").value_counts(name="n_test")
+def _categorical_psi(train: pl.Series, test: pl.Series, top: int = 20) -> float:
+    """PSI over the ``top`` most frequent training categories plus one bin for the rest:
+    without pooling, rare levels of a high-cardinality column inflate PSI by chance."""
     name = train.name
+    train, test = (s.cast(pl.String).fill_null("<missing>") for s in (train, test))
+    kept = train.value_counts(sort=True).head(top)[name]
+    pool = pl.when(pl.col(name).is_in(kept.implode())).then(pl.col(name)).otherwise(pl.lit("<other>"))
+    a = train.to_frame().select(pool)[name].value_counts(name="n_train")
+    b = test.to_frame().select(pool)[name].value_counts(name="n_test")
     joined = a.join(b, on=name, how="full", coalesce=True).fill_null(0)
     expected = joined["n_train"].to_numpy() / max(len(train), 1)
     actual = joined["n_test"].to_numpy() / max(len(test), 1)
     return _psi(expected, actual)
+
+
+def shift_table(specs: list, strategies: list[str], *, max_rows: int | None = None,
+                split_params: dict | None = None, n_threads: int = 1) -> pl.DataFrame:
+    """Adversarial AUC and the three most drifting features for the first split of each
+    (dataset, strategy) — one row each, for the CLI and the report."""
+    from tabbench.job import load_job_dataset
+    from tabbench.splits import make_splits
+
+    rows = []
+    for spec in specs:
+        dataset = load_job_dataset(spec, max_rows)
+        for strategy in strategies:
+            if spec.time_column is None and strategy != "random":
+                continue
+            params = (split_params or {}).get(strategy, {})
+            split = make_splits(dataset, strategy, params, seed=0)[0]
+            report = diagnose_shift(dataset, split, n_threads=n_threads)
+            top = report.features.head(3)
+            drifting = ", ".join(f"{f} ({p:.2f})" for f, p in top.select("feature", "psi").iter_rows()
+                                 if p is not None)
+            rows.append({"dataset": spec.name, "split_id": split.id,
+                         "adversarial_auc": report.adversarial_auc,
+                         "most_drifting (PSI)": drifting})
+    return pl.DataFrame(rows, schema={"dataset": pl.String, "split_id": pl.String,
+                                      "adversarial_auc": pl.Float64,
+                                      "most_drifting (PSI)": pl.String})
