@@ -46,6 +46,9 @@ def run(
     time_limit: Annotated[float | None, typer.Option(help="Seconds per job.")] = None,
     storage: Annotated[str | None, typer.Option(help="Optuna storage URL.")] = None,
     retry_failed: Annotated[bool, typer.Option(help="Run failed and timed-out jobs again.")] = False,
+    top_k: Annotated[int | None, typer.Option(
+        "--top-k", help="Tune on the K best features (OutRank, ranked on each training part); "
+                        "0 = all features.")] = None,
     datasets_dir: DatasetsDir = None,
 ) -> None:
     """Run a benchmark (default: configs/default.toml) and print the ranking.
@@ -63,11 +66,13 @@ def run(
     from tabbench.config import load_config
     from tabbench.runner import run_benchmark
 
-    cfg = load_config(config).override(
+    cfg = load_config(config)
+    cfg = cfg.override(
         datasets=dataset or None, models=_split_names(models), splits=_split_names(splits),
         budget=budget, jobs=jobs, out=out, max_rows=max_rows, time_limit=time_limit,
         storage=storage,
         seeds=[int(s) for s in seeds.split(",")] if seeds else None,
+        features=_feature_sets(cfg, top_k),
     )
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeRemainingColumn(), TextColumn("{task.fields[last]}"), console=console,
@@ -90,6 +95,20 @@ def run(
     _print_leaderboard(summary.out_dir)
     console.print(f"Results: [bold]{summary.out_dir}/results/*.parquet[/] "
                   f"(trials in {summary.out_dir}/trials/)")
+
+
+def _feature_sets(config, top_k: int | None):
+    """``--top-k``: ``None`` keeps the config's feature sets, 0 means all features."""
+    from tabbench.config import FeatureSelection
+
+    if top_k is None:
+        return None
+    if top_k < 0:
+        raise TabbenchError(f"--top-k must be 0 (all features) or more, got {top_k}")
+    if top_k == 0:
+        return (None,)
+    methods = [s.method for s in config.features if s is not None]
+    return (FeatureSelection(top_k=top_k, method=methods[0] if methods else "mi-corrected"),)
 
 
 @app.command()
@@ -199,6 +218,248 @@ def datasets_add(
                             datasets_dir=datasets_dir, force=force)
     console.print(f"Wrote {toml_path}:")
     console.print(toml_path.read_text(), markup=False, highlight=False)
+
+
+@app.command("rank-features")
+def rank_features(
+    dataset: Annotated[str, typer.Argument(help="A registered dataset.")],
+    split: Annotated[str | None, typer.Option(
+        help="Split id (default time-0, or random-0 without a time column).")] = None,
+    method: Annotated[str, typer.Option(help="mi, mi-corrected or 3mr.")] = "mi-corrected",
+    top: Annotated[int, typer.Option(help="Features shown in the table and the chart.")] = 20,
+    interactions: Annotated[int, typer.Option(
+        help="Score feature combinations up to this order (1 = none, 2, 3).")] = 1,
+    bins: Annotated[int, typer.Option(help="Quantile bins of numeric features.")] = 32,
+    permutations: Annotated[int, typer.Option(
+        help="Permuted targets of the chance correction.")] = 5,
+    max_rows: Annotated[int | None, typer.Option(
+        help="Subsample the dataset to this many rows (as `run` does).")] = None,
+    out: Annotated[Path | None, typer.Option(
+        help="Run folder (default leaderboard/features-DATASET).")] = None,
+    evaluate: Annotated[bool, typer.Option(
+        "--evaluate", help="Also tune --models on all features and on each --k, and compare.")
+    ] = False,
+    models: Annotated[str, typer.Option(help="--evaluate: comma-separated models.")] = "lightgbm",
+    k: Annotated[str | None, typer.Option(
+        "--k", help="--evaluate: comma-separated numbers of features (default: a quarter "
+                    "and half of them).")] = None,
+    budget: Annotated[str, typer.Option(help="--evaluate: tuning budget.")] = "quick",
+    seeds: Annotated[str, typer.Option(help="--evaluate: comma-separated seeds.")] = "0",
+    jobs: Annotated[int, typer.Option("--jobs", "-j", help="--evaluate: parallel jobs.")] = 1,
+    time_limit: Annotated[float | None, typer.Option(help="--evaluate: seconds per job.")] = 900.0,
+    datasets_dir: DatasetsDir = None,
+) -> None:
+    """Rank a dataset's features by (corrected) mutual information on a training part.
+
+    Writes ``OUT/features/DATASET-SPLIT.parquet`` and a bar chart beside it, and prints
+    the ranking with data-quality flags.
+
+    Example: ``tabbench rank-features flights --split time-0 --method 3mr --top 10``;
+    ``tabbench rank-features flights --evaluate --models lightgbm --k 5,10``
+    """
+    from tabbench.features.outrank import RANKERS, rank_dataset, save_ranking
+
+    RANKERS.get(method, "--method")
+    if top < 1:
+        raise TabbenchError(f"--top must be at least 1, got {top}")
+    seed_list = _int_list(seeds, "--seeds")
+    model_list = _split_names(models) or []
+    if evaluate:
+        from tabbench.config import BUDGETS, BenchmarkConfig
+
+        BenchmarkConfig(models=tuple(model_list)).validate("--models")
+        BUDGETS.get(budget, "--budget")
+    out_dir = out or Path.cwd() / "leaderboard" / f"features-{dataset.lower()}"
+    with console.status(f"ranking the features of {dataset}…"):
+        ranking = rank_dataset(dataset, split_id=split, max_rows=max_rows,
+                               datasets_dirs=datasets_dir, method=method, bins=bins,
+                               permutations=permutations, interactions=interactions)
+    parquet, png = save_ranking(ranking, out_dir, top=top)
+    _print_ranking(ranking, top)
+    console.print(f"Ranking: [bold]{parquet}[/]  chart: [bold]{png}[/]")
+    if not evaluate:
+        return
+    n = len(ranking.features)
+    ks = k if k is not None else ",".join(str(v) for v in sorted({max(1, n // 4), max(1, n // 2)}))
+    _evaluate(dataset, ranking.split_id, method, model_list, ks, budget, seed_list, max_rows,
+              jobs, time_limit, out_dir, datasets_dir)
+
+
+def _int_list(text: str, option: str) -> list[int]:
+    try:
+        return [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise TabbenchError(f"{option}: expected comma-separated integers, got {text!r}") from None
+
+
+def _print_ranking(ranking, top: int) -> None:
+    import polars as pl
+
+    features = ranking.features
+    title = (f"Features of {ranking.dataset} ranked by {ranking.method} on the training part "
+             f"of {ranking.split_id} ({ranking.n_rows:,} rows, {ranking.seconds:.2f} s)")
+    shown = features.head(top)
+    columns = ["rank", "feature", "score", "MI", "chance", "codes", "distinct", "cover"]
+    with_flags = bool(shown["flags"].fill_null("").str.len_chars().sum())
+    table = Table(title=title, title_justify="left")
+    for column in [*columns, "flags"] if with_flags else columns:
+        table.add_column(column, justify="left" if column in ("feature", "flags") else "right",
+                         no_wrap=column != "flags")
+    for row in shown.iter_rows(named=True):
+        cells = [str(row["rank"]), row["feature"], f"{row['score']:.4f}", f"{row['mi']:.4f}",
+                 _num(row["mi_null"]), str(row["codes"]), str(row["cardinality"] or ""),
+                 _pct(row["coverage"])]
+        if with_flags:
+            cells.append(f"[yellow]{row['flags']}[/]" if row["flags"] else "")
+        table.add_row(*cells)
+    console.print(table)
+    if features.height > top:
+        console.print(f"… and {features.height - top} more features (all in the Parquet file)")
+    combos = ranking.interactions
+    if combos.height:
+        detail = Table(title="Feature combinations (exact combined codes)", title_justify="left")
+        for column in ("order", "rank", "combination", "score", "gain over best part"):
+            detail.add_column(column, justify="left" if column == "combination" else "right")
+        for row in combos.head(top).iter_rows(named=True):
+            detail.add_row(str(row["order"]), str(row["rank"]), row["feature"],
+                           f"{row['score']:.4f}", f"{row['gain']:+.4f}")
+        console.print(detail)
+    flagged = features.filter(pl.col("flags").fill_null("") != "")
+    for row in flagged.iter_rows(named=True):
+        extra = f" (copy of {row['duplicate_of']})" if row["duplicate_of"] else ""
+        console.print(f"[yellow]quality:[/] {row['feature']}: {row['flags']}{extra}",
+                      highlight=False)
+
+
+def _num(value: float | None) -> str:
+    return "" if value is None or value != value else f"{value:.4f}"
+
+
+def _evaluate(dataset, split_id, method, models, ks, budget, seeds, max_rows, jobs, time_limit,
+              out_dir, datasets_dir) -> None:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from tabbench.features.evaluate import evaluate_top_k
+
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("{task.fields[last]}"), console=console) as progress:
+        task = progress.add_task("evaluate", total=None, last="")
+
+        def on_start(n: int) -> None:
+            progress.update(task, total=n)
+
+        def on_result(job, row) -> None:
+            progress.update(task, advance=1,
+                            last=f"{job.model} {row['variant']}: {row['status']}")
+
+        result = evaluate_top_k(dataset, models=models, ks=ks, split_id=split_id, method=method,
+                                budget=budget, seeds=seeds, max_rows=max_rows, jobs=jobs,
+                                time_limit=time_limit, out=out_dir, datasets_dirs=datasets_dir,
+                                on_start=on_start, on_result=on_result)
+    table = Table(title=f"Top-k vs all features on {result.dataset} {result.split_id} "
+                        f"(test {result.metric}, {result.table['better'][0]} is better)",
+                  title_justify="left")
+    for column in ("model", "features", "test score", "change", "tune s", "speed-up"):
+        table.add_column(column, justify="left" if column == "model" else "right")
+    for row in result.table.iter_rows(named=True):
+        is_all = row["variant"] == "tuned"
+        std = f" ± {row['seed_std']:.4f}" if row["seed_std"] == row["seed_std"] and \
+            row["seed_std"] is not None else ""
+        table.add_row(row["model"], "all" if is_all else f"top {row['k']}",
+                      f"{row['test_score']:.4f}{std}",
+                      "" if is_all else f"{row['change_pct']:+.2f}%",
+                      f"{row['tune_seconds']:.1f}",
+                      "1.00×" if is_all else f"{row['speedup']:.2f}×")
+    console.print(table)
+    console.print("tune s: median tuning seconds over seeds; a top-k job's includes its ranking")
+    console.print(f"Results: [bold]{out_dir}/results/*.parquet[/]  comparison: "
+                  f"[bold]{result.parquet}[/]  plot: [bold]{result.plot}[/]")
+
+
+@app.command()
+def explain(
+    dataset: Annotated[str, typer.Option("--dataset", "-d", help="A registered dataset.")],
+    model: Annotated[str, typer.Option("--model", "-m", help="The model to explain.")],
+    split: Annotated[str | None, typer.Option(
+        help="Split id (default time-0, or random-0 without a time column).")] = None,
+    top_k: Annotated[int, typer.Option("--top-k", help="Features the surrogate may use.")] = 10,
+    surrogate: Annotated[str, typer.Option(help="Surrogate kind: tree, rules or linear.")] = "tree",
+    row: Annotated[int | None, typer.Option(
+        help="Also explain this row of the test part (0-based).")] = None,
+    out: Annotated[Path | None, typer.Option(
+        help="Run folder: tuned params are read from it, the result row and the files are "
+             "written to it (default leaderboard/default).")] = None,
+    max_rows: Annotated[int, typer.Option(
+        help="Subsample the dataset to this many rows, seeded as `run` does; 0 = all rows.")
+    ] = 50_000,
+    seed: Annotated[int, typer.Option(help="Seed of the model, permutations and surrogate.")] = 0,
+    threads: Annotated[int, typer.Option(help="Threads of the model.")] = 1,
+    datasets_dir: DatasetsDir = None,
+) -> None:
+    """Explain a model with a small surrogate that mimics it; print its fidelity.
+
+    Fits the model on the training part (tuned params from --out if any),
+    ranks the features by permutation importance on the validation part,
+    fits a surrogate on the top-k and prints its fidelity and rules.
+    Writes OUT/results/ and OUT/explain/DATASET-SPLIT-MODEL/.
+
+    Example: ``tabbench explain -d flights -m lightgbm --surrogate rules``
+    """
+    from tabbench.explain import explain_dataset
+
+    if max_rows < 0:
+        raise TabbenchError(f"--max-rows must be at least 1 (or 0 for all rows), got {max_rows}")
+    with console.status(f"explaining {model} on {dataset}…") as status:
+        explanation = explain_dataset(
+            dataset, model, split_id=split, kind=surrogate, top_k=top_k, row=row, out=out,
+            max_rows=max_rows or None, seed=seed, n_threads=threads, datasets_dirs=datasets_dir,
+            on_step=lambda text: status.update(f"explaining {model} on {dataset}: {text}…"))
+    _print_explanation(explanation)
+
+
+def _print_explanation(explanation) -> None:
+    r = explanation.row
+    table = Table(title=f"{r['variant']} surrogate of {_black_box(r)} on {r['dataset']} "
+                        f"{r['split_id']} (top {len(explanation.features)} features; "
+                        f"black box: {explanation.params_source})", title_justify="left")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    rows = [("fidelity on test", r["metric_fidelity"]),
+            ("fidelity AUC on test", r.get("metric_fidelity_auc")),
+            ("fidelity of a constant (majority class)", r.get("metric_fidelity_baseline")),
+            ("fidelity on validation (chose the size)", r["metric_fidelity_val"]),
+            (f"surrogate test {r['metric']}", r["test_score"]),
+            (f"black box test {r['metric']}", r["metric_black_box_score"])]
+    for label, value in rows:
+        if value is not None:
+            table.add_row(label, _measure(value))
+    size = {"tree": "leaves", "linear": "terms"}.get(r["variant"], "rules")
+    table.add_row(size, str(int(r["metric_n_rules"])))
+    table.add_row("depth", str(int(r["metric_depth"])))
+    console.print(table)
+    ranked = Table(title="Feature importance on the validation part", title_justify="left")
+    for column in ("rank", "feature", "permutation", "native contribution"):
+        ranked.add_column(column, justify="left" if column == "feature" else "right")
+    for item in explanation.importances.head(len(explanation.features)).iter_rows(named=True):
+        ranked.add_row(str(item["rank"]), item["feature"],
+                       _measure(item["permutation_importance"]), _measure(item["native_contribution"]))
+    console.print(ranked)
+    console.print(f"[bold]Rules[/] ({int(r['metric_n_rules'])} {size}, depth "
+                  f"{int(r['metric_depth'])}):")
+    console.print(explanation.rules, markup=False, highlight=False, soft_wrap=True)
+    if explanation.local is not None:
+        console.print("[bold]Local explanation[/]:")
+        console.print(explanation.local, markup=False, highlight=False, soft_wrap=True)
+    for label, path in explanation.files.items():
+        console.print(f"{label}: [bold]{path}[/]", soft_wrap=True, highlight=False)
+
+
+def _black_box(row: dict) -> str:
+    return row["model"].removeprefix("surrogate:")
+
+
+def _measure(value: float | None) -> str:
+    return "" if value is None or value != value else f"{value:.4f}"
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:

@@ -48,12 +48,48 @@ for _budget in (
 
 VARIANTS = ("default", "tuned")
 EXECUTORS = ("local", "dask")
+#: Feature selectors of the ``[features]`` section.
+SELECTORS = ("outrank",)
 
 _KEYS = (
     "name", "description", "datasets", "models", "splits", "split_params", "variants", "seeds",
     "budget", "n_trials", "eval_seeds", "jobs", "time_limit", "executor", "scheduler",
-    "storage", "max_rows", "device", "out",
+    "storage", "max_rows", "device", "out", "features",
 )
+_FEATURE_KEYS = ("select", "top_k", "method")
+
+
+@dataclass(frozen=True)
+class FeatureSelection:
+    """Tune on the ``top_k`` best features only, ranked on the training part of each split.
+
+    ``method`` is a ranker of :mod:`tabbench.features.outrank` (``mi``, ``mi-corrected``,
+    ``3mr``). Jobs with a selection are distinct jobs (their own ``job_id``) and their
+    result rows carry the selection in ``variant``, e.g. ``tuned-top10`` (``tuned-top10-3mr``
+    for another method than ``mi-corrected``).
+    """
+
+    top_k: int
+    method: str = "mi-corrected"
+    select: str = "outrank"
+
+    @property
+    def label(self) -> str:
+        """The suffix of the variant: ``top10``, or ``top10-3mr`` for a non-default method."""
+        suffix = "" if self.method == "mi-corrected" else f"-{self.method}"
+        return f"top{self.top_k}{suffix}"
+
+    def validate(self, where: str) -> None:
+        """Check the selector, the method and ``top_k``."""
+        from tabbench.features.outrank import RANKERS
+
+        if self.select not in SELECTORS:
+            raise ConfigError(f"{where}: [features] unknown select {self.select!r}; valid "
+                              f"names are: {', '.join(SELECTORS)}")
+        RANKERS.get(self.method, f"{where}: [features] method")
+        if isinstance(self.top_k, bool) or not isinstance(self.top_k, int) or self.top_k < 1:
+            raise ConfigError(f"{where}: [features] top_k must be an integer of at least 1, "
+                              f"got {self.top_k!r}")
 
 
 @dataclass(frozen=True)
@@ -79,6 +115,8 @@ class BenchmarkConfig:
     device: str = "auto"
     out: Path | None = None
     source: Path | None = None
+    #: Feature sets to tune on: ``None`` is all features; each one multiplies the jobs.
+    features: tuple[FeatureSelection | None, ...] = (None,)
 
     @property
     def out_dir(self) -> Path:
@@ -121,6 +159,11 @@ class BenchmarkConfig:
             raise ConfigError(f"{where}: max_rows must be at least 10, got {self.max_rows}")
         if not self.seeds:
             raise ConfigError(f"{where}: seeds must not be empty")
+        if not self.features:
+            raise ConfigError(f"{where}: features must hold at least one feature set")
+        for selection in self.features:
+            if selection is not None:
+                selection.validate(where)
 
 
 def load_config(path: Path | None = None) -> BenchmarkConfig:
@@ -163,9 +206,23 @@ def load_config(path: Path | None = None) -> BenchmarkConfig:
         n = expect(raw["eval_seeds"], int, "eval_seeds", where)
         budget = replace(budget, name=f"{budget.name}+eval_seeds={n}", eval_seeds=n)
     kwargs["budget"] = budget
+    if "features" in raw:
+        kwargs["features"] = (_feature_selection(raw["features"], where),)
     config = BenchmarkConfig(**kwargs, source=path)
     config.validate(where)
     return config
+
+
+def _feature_selection(raw: Any, where: str) -> FeatureSelection:
+    """The ``[features]`` table: ``select = "outrank"``, ``top_k = K``, optional ``method``."""
+    table = expect(raw, dict, "features", where)
+    check_keys(table, _FEATURE_KEYS, f"{where}: [features]", required=("select", "top_k"))
+    select = expect(table["select"], str, "features.select", where).lower()
+    top_k = expect(table["top_k"], int, "features.top_k", where)
+    method = expect(table.get("method", "mi-corrected"), str, "features.method", where).lower()
+    selection = FeatureSelection(top_k=top_k, method=method, select=select)
+    selection.validate(where)
+    return selection
 
 
 def default_config_path() -> Path:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tabbench.config import Budget
+from tabbench.config import Budget, FeatureSelection
 from tabbench.datasets.spec import DatasetSpec
 from tabbench.exceptions import TabbenchError
 from tabbench.schema import SCHEMA_VERSION
@@ -46,6 +46,19 @@ class Job:
     device: str = "auto"
     n_threads: int = 1
     storage: str | None = None
+    features: FeatureSelection | None = None
+
+    @property
+    def variant_label(self) -> str:
+        """``variant``, plus the feature selection when there is one (``tuned-top10``).
+
+        The result schema has a fixed set of columns, so the selection is recorded in the
+        row's ``variant`` column; the leaderboard then lists ``lightgbm (tuned-top10)``
+        beside ``lightgbm`` (all features).
+        """
+        if self.features is None:
+            return self.variant
+        return f"{self.variant}-{self.features.label}"
 
     @cached_property
     def job_id(self) -> str:
@@ -58,9 +71,12 @@ class Job:
             "seed": self.seed, "metric": self.metric, "max_rows": self.max_rows,
             "schema": SCHEMA_VERSION,
         }
+        if self.features is not None:  # absent otherwise, so all-features ids never change
+            key["features"] = {"select": self.features.select, "top_k": self.features.top_k,
+                               "method": self.features.method}
         digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode())
-        return f"{self.spec.name}-{self.split_id}-{self.model}-{self.variant}-s{self.seed}-" \
-               f"{digest.hexdigest()[:12]}"
+        return f"{self.spec.name}-{self.split_id}-{self.model}-{self.variant_label}-" \
+               f"s{self.seed}-{digest.hexdigest()[:12]}"
 
     def base_row(self) -> dict[str, Any]:
         """The columns of the result row known before the job runs."""
@@ -68,7 +84,7 @@ class Job:
             "run": self.run, "job_id": self.job_id, "dataset": self.spec.name,
             "dataset_fingerprint": self.dataset_fingerprint, "task": self.spec.task,
             "split_strategy": self.split_strategy, "split_id": self.split_id,
-            "model": self.model, "variant": self.variant, "seed": self.seed,
+            "model": self.model, "variant": self.variant_label, "seed": self.seed,
             "metric": self.metric,
         }
 
@@ -134,6 +150,31 @@ def prepare_data(dataset: Dataset, split: Split, family: str, *, metric: str, se
                         y[split.test], context, metric)
 
 
+def select_features(dataset: Dataset, split: Split,
+                    selection: FeatureSelection) -> tuple[Dataset, float]:
+    """``dataset`` restricted to the ``top_k`` features ranked on the training part of ``split``.
+
+    The ranking sees the training rows only (never validation or test rows) and runs
+    before preprocessing, so every model family gets the same columns. Returns the
+    restricted dataset and the ranking's wall time, which the job adds to its
+    ``tune_seconds``: choosing the inputs is part of the search, and a separate column
+    would exist in some result files of a run and not in others, which breaks reading
+    them with one ``pl.read_parquet("results/*.parquet")``.
+    """
+    from dataclasses import replace
+
+    from tabbench.features.outrank import select_top_k
+
+    if selection.top_k > len(dataset.features):
+        raise TabbenchError(f"{dataset.spec.where}: [features] top_k = {selection.top_k} is "
+                            f"more than the {len(dataset.features)} features of dataset "
+                            f"{dataset.name!r}")
+    keep, seconds = select_top_k(dataset, split, selection.top_k, selection.method)
+    chosen = set(keep)
+    kept = {c: k for c, k in dataset.features.items() if c in chosen}
+    return replace(dataset, features=kept), seconds
+
+
 def find_split(dataset: Dataset, job: Job) -> Split:
     """The split of ``job`` (splits are deterministic, so any process can rebuild it)."""
     from tabbench.splits import make_splits
@@ -178,6 +219,9 @@ def _run(job: Job, row: dict[str, Any]) -> pl.DataFrame | None:
     spec = get_model(job.model)
     dataset = load_job_dataset(job.spec, job.max_rows)
     split = find_split(dataset, job)
+    rank_seconds = 0.0
+    if job.features is not None:
+        dataset, rank_seconds = select_features(dataset, split, job.features)
     device = resolve_device(job.device) if spec.supports_gpu else "cpu"
     data = prepare_data(dataset, split, spec.family, metric=job.metric, seed=job.seed,
                         n_threads=job.n_threads, device=device,
@@ -189,11 +233,11 @@ def _run(job: Job, row: dict[str, Any]) -> pl.DataFrame | None:
         result = tune(spec, data, n_trials=job.budget.trials_for(spec.family), seed=job.seed,
                       timeout=job.budget.timeout, storage=job.storage, study_name=job.job_id)
         params, trials = result.best_params, result.trials
-        row.update(n_trials=result.n_trials, tune_seconds=result.seconds,
+        row.update(n_trials=result.n_trials, tune_seconds=rank_seconds + result.seconds,
                    val_score=result.best_value)
     else:
         params = dict(spec.default_params)
-        row.update(n_trials=0, tune_seconds=0.0)
+        row.update(n_trials=0, tune_seconds=rank_seconds)
     outcomes = [
         fit_and_score(spec, params, data, seed=1000 * job.seed + i, parts=("val", "test"))
         for i in range(job.budget.eval_seeds)

@@ -21,10 +21,12 @@ TIME_BASED = ("time", "sliding-window", "expanding-window")
 
 
 def plan(config: BenchmarkConfig, datasets_dirs: list[Path] | None = None) -> list[Job]:
-    """All jobs of ``config``: datasets × splits × models × variants × seeds.
+    """All jobs of ``config``: datasets × splits × models × variants × seeds × feature sets.
 
     Each dataset is loaded (from the cache) and split here, so bad data or split
-    parameters fail before any job starts. Jobs are ordered slowest first (by the model's
+    parameters fail before any job starts; so does a feature selection whose ``top_k``
+    exceeds a dataset's number of features. The feature sets of one job vary fastest, so
+    the all-features job and its top-k jobs run next to each other (fair timings). Jobs are ordered slowest first (by the model's
     ``cost`` times the training rows), which shortens runs with several workers. Models that do not support a dataset's task,
     and time-based splits of a dataset without a time column, are skipped with a warning.
     """
@@ -43,6 +45,11 @@ def plan(config: BenchmarkConfig, datasets_dirs: list[Path] | None = None) -> li
         if len(strategies) < len(config.splits):
             warnings.warn(f"{spec.where}: no time_column, so time-based splits are skipped",
                           TabbenchWarning, stacklevel=2)
+        for selection in config.features:
+            if selection is not None and selection.top_k > len(dataset.features):
+                raise ConfigError(f"{where}: [features] top_k = {selection.top_k} is more than "
+                                  f"the {len(dataset.features)} features of dataset "
+                                  f"{spec.name!r}")
         models = [m for m in config.models if spec.task in get_model(m).task_types]
         for skipped in sorted(set(config.models) - set(models)):
             warnings.warn(f"{spec.where}: model {skipped!r} does not support task "
@@ -56,15 +63,15 @@ def plan(config: BenchmarkConfig, datasets_dirs: list[Path] | None = None) -> li
                     for variant in config.variants:
                         for seed in config.seeds:
                             cost = get_model(model).cost * len(split.train)
-                            jobs.append((cost, Job(
+                            jobs.extend((cost, Job(
                                 run=config.name, spec=spec,
                                 dataset_fingerprint=dataset.fingerprint,
                                 split_strategy=strategy, split_id=split.id, model=model,
                                 variant=variant, seed=seed, budget=config.budget, metric=metric,
                                 split_params=params, max_rows=config.max_rows,
                                 device=config.device, n_threads=n_threads,
-                                storage=config.storage,
-                            )))
+                                storage=config.storage, features=selection,
+                            )) for selection in config.features)
     jobs.sort(key=lambda item: -item[0])  # slowest first: fewer idle workers at the end
     return [job for _, job in jobs]
 
@@ -84,15 +91,19 @@ ProgressCallback = Callable[[Job, dict], None]
 
 def run_benchmark(config: BenchmarkConfig, *, datasets_dirs: list[Path] | None = None,
                   retry_failed: bool = False, on_start: Callable[[int], None] | None = None,
-                  on_result: ProgressCallback | None = None) -> RunSummary:
+                  on_result: ProgressCallback | None = None,
+                  job_filter: Callable[[Job], bool] | None = None) -> RunSummary:
     """Run every job of ``config`` that has no result yet and write one file per job.
 
     Jobs with an ``ok`` row are never run again; ``failed`` and ``timeout`` rows are
     retried only with ``retry_failed``. Results are written as each job finishes, so an
-    interrupted run loses only the jobs in flight.
+    interrupted run loses only the jobs in flight. ``job_filter`` keeps only the planned
+    jobs it returns true for (e.g. one split id).
     """
     out_dir = config.out_dir
     jobs = plan(config, datasets_dirs)
+    if job_filter is not None:
+        jobs = [job for job in jobs if job_filter(job)]
     done = statuses(out_dir)
     keep = {"ok"} if retry_failed else {"ok", "failed", "timeout"}
     pending = [job for job in jobs if done.get(job.job_id) not in keep]
