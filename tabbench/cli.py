@@ -7,6 +7,7 @@ import warnings
 from pathlib import Path
 from typing import Annotated
 
+import polars as pl
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -55,16 +56,7 @@ def run(
 
     Example: ``tabbench run --dataset bikeshare --models lightgbm,linear --budget smoke``
     """
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-    )
-
     from tabbench.config import load_config
-    from tabbench.runner import run_benchmark
 
     cfg = load_config(config)
     cfg = cfg.override(
@@ -74,6 +66,27 @@ def run(
         seeds=[int(s) for s in seeds.split(",")] if seeds else None,
         features=_feature_sets(cfg, top_k),
     )
+    summary = _run_with_progress(cfg, datasets_dir, retry_failed)
+    counts = ", ".join(f"{n} {status}" for status, n in sorted(summary.counts.items()))
+    console.print(f"{summary.planned} jobs planned, {summary.skipped} already done"
+                  + (f", {counts}" if counts else ""))
+    _print_leaderboard(summary.out_dir)
+    console.print(f"Results: [bold]{summary.out_dir}/results/*.parquet[/] "
+                  f"(trials in {summary.out_dir}/trials/)")
+
+
+def _run_with_progress(cfg, datasets_dir: list[Path] | None, retry_failed: bool = False):
+    """Run ``cfg`` with a rich progress bar (ETA, last finished job); return the summary."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    from tabbench.runner import run_benchmark
+
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeRemainingColumn(), TextColumn("{task.fields[last]}"), console=console,
                   transient=False) as progress:
@@ -87,14 +100,8 @@ def run(
             last = f"{job.spec.name} {job.split_id} {job.model}: {mark[row['status']]}[/]"
             progress.update(task, advance=1, last=last)
 
-        summary = run_benchmark(cfg, datasets_dirs=datasets_dir, retry_failed=retry_failed,
-                                on_start=on_start, on_result=on_result)
-    counts = ", ".join(f"{n} {status}" for status, n in sorted(summary.counts.items()))
-    console.print(f"{summary.planned} jobs planned, {summary.skipped} already done"
-                  + (f", {counts}" if counts else ""))
-    _print_leaderboard(summary.out_dir)
-    console.print(f"Results: [bold]{summary.out_dir}/results/*.parquet[/] "
-                  f"(trials in {summary.out_dir}/trials/)")
+        return run_benchmark(cfg, datasets_dirs=datasets_dir, retry_failed=retry_failed,
+                             on_start=on_start, on_result=on_result)
 
 
 def _feature_sets(config, top_k: int | None):
@@ -460,6 +467,98 @@ def _black_box(row: dict) -> str:
 
 def _measure(value: float | None) -> str:
     return "" if value is None or value != value else f"{value:.4f}"
+
+
+@app.command("compare-splits")
+def compare_splits_command(
+    config: Annotated[Path | None, typer.Argument(help="Benchmark config TOML.")] = None,
+    dataset: Annotated[list[str] | None, typer.Option("--dataset", "-d",
+                                                      help="Dataset name (repeatable).")] = None,
+    models: Annotated[str | None, typer.Option(help="Comma-separated model names.")] = None,
+    splits: Annotated[str, typer.Option(help="Split strategies to compare.")] =
+        "random,time,sliding-window",
+    budget: Annotated[str | None, typer.Option(help="smoke, quick, standard or paper.")] = None,
+    jobs: Annotated[int | None, typer.Option("--jobs", "-j", help="Parallel jobs.")] = None,
+    max_rows: Annotated[int | None, typer.Option(help="Subsample datasets to this many rows.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Run folder (results are reused).")] = None,
+    datasets_dir: DatasetsDir = None,
+) -> None:
+    """Rank the same models under random and time-based splits, and measure the shift.
+
+    Runs the jobs that are missing (results already in the run folder are reused), then
+    prints the rankings side by side, Kendall tau between strategies, the models whose
+    rank moved, and shift diagnostics; writes the slope chart ``compare-splits.png``.
+
+    Example: ``tabbench compare-splits --dataset flights --models lightgbm,linear``
+    """
+    from tabbench.compare import compare_splits
+    from tabbench.config import load_config
+    from tabbench.datasets.registry import get_spec
+    from tabbench.drift import shift_table
+    from tabbench.leaderboard import read_results
+    from tabbench.plots import save, slope_chart
+
+    cfg = load_config(config).override(
+        datasets=dataset or None, models=_split_names(models), splits=_split_names(splits),
+        budget=budget, jobs=jobs, out=out, max_rows=max_rows)
+    if not {"random", "time"} <= set(cfg.splits):
+        raise TabbenchError(f"--splits must include random and time, got {','.join(cfg.splits)}")
+    summary = _run_with_progress(cfg, datasets_dir)
+    results = read_results(summary.out_dir).filter(
+        pl.col("dataset").is_in(list(cfg.datasets)) & pl.col("model").is_in(list(cfg.models))
+        & pl.col("split_strategy").is_in(list(cfg.splits)))
+    comparison = compare_splits(results)
+    for name in comparison.rankings["dataset"].unique(maintain_order=True).to_list():
+        _print_frame(comparison.side_by_side(name), f"Rank of each model on {name}",
+                     {s: ".1f" for s in comparison.strategies})
+    _print_frame(comparison.side_by_side(), "Mean rank over datasets",
+                 {s: ".2f" for s in comparison.strategies})
+    _print_frame(comparison.taus, "Kendall tau between strategies", {"tau": ".2f", "pvalue": ".3f"})
+    moved = comparison.moves.filter(pl.col("rank_change") != 0).drop("metric")
+    _print_frame(moved, "Models whose rank moved (random → time); score change in %",
+                 {"score_random": ".4f", "score_time": ".4f", "score_change_pct": "+.1f"})
+    specs = [get_spec(name, datasets_dir) for name in cfg.datasets]
+    shifts = shift_table(specs, ["random", "time"], max_rows=cfg.max_rows,
+                         split_params=cfg.split_params)
+    _print_frame(shifts, "Shift between training and test rows (adversarial-validation AUC: "
+                 "0.5 = no shift)", {"adversarial_auc": ".3f"})
+    chart = summary.out_dir / "compare-splits.png"
+    save(slope_chart(comparison), chart)
+    console.print(f"Slope chart: [bold]{chart}[/]")
+
+
+@app.command()
+def report(
+    path: Annotated[Path, typer.Argument(help="A run folder, e.g. leaderboard/default.")],
+    out: Annotated[Path | None, typer.Option(help="Where to write (default DIR/report.html).")]
+        = None,
+) -> None:
+    """Write one self-contained report.html (tables and figures) for a run folder.
+
+    Example: ``tabbench report leaderboard/default``
+    """
+    from tabbench.report import build_report
+
+    console.print(f"Wrote [bold]{build_report(path, out)}[/]")
+
+
+def _print_frame(frame, title: str, formats: dict[str, str] | None = None) -> None:
+    """A polars frame as a rich table (numbers formatted by column)."""
+    formats = formats or {}
+    table = Table(title=title, title_justify="left")
+    for column in frame.columns:
+        table.add_column(column, justify="left" if frame[column].dtype == pl.String else "right")
+    for row in frame.iter_rows(named=True):
+        cells = []
+        for column, value in row.items():
+            if value is None or (isinstance(value, float) and value != value):
+                cells.append("")
+            elif column in formats and isinstance(value, int | float):
+                cells.append(format(value, formats[column]))
+            else:
+                cells.append(str(value))
+        table.add_row(*cells)
+    console.print(table)
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:

@@ -90,3 +90,23 @@ def test_adversarial_validation_sees_the_time_shift_but_not_the_random_one():
     uninformative = time_report.features.filter(pl.col("feature").str.starts_with("uninf_"))
     assert uninformative["psi"].max() < 0.1  # stationary columns do not drift
     assert np.isfinite(time_report.features["psi"].to_numpy()).all()
+
+
+def test_compare_splits_command_end_to_end(cli, tmp_path):
+    out = tmp_path / "run"
+    code, stdout, err = cli("compare-splits", "--dataset", "synthetic-drift", "--models",
+                            "dummy,linear,lightgbm", "--budget", "smoke", "--max-rows", "1500",
+                            "--splits", "random,time", "--out", out)
+    assert code == 0, err
+    for title in ("Rank of each model on synthetic-drift", "Kendall tau between strategies",
+                  "Shift between training and test rows"):
+        assert title in stdout
+    assert (out / "compare-splits.png").stat().st_size > 5_000
+    code, stdout, _ = cli("report", out)
+    assert code == 0 and (out / "report.html").is_file()
+    assert "Random split against time split" in (out / "report.html").read_text()
+
+
+def test_compare_splits_needs_random_and_time(cli, tmp_path):
+    code, _, err = cli("compare-splits", "--splits", "time,sliding-window", "--out", tmp_path)
+    assert code == 2 and "must include random and time" in err
