@@ -1,0 +1,68 @@
+"""Surrogate interpreters: explain any model of the zoo with a small, faithful rule set.
+
+Following Karim et al. ("Interpreting black-box machine learning models for high
+dimensional datasets"), a fitted model is probed for its top-k features (permutation
+importance, and the boosters' native contributions), an interpretable surrogate is fitted
+on those features to mimic it, and its fidelity to the model is measured on the test part.
+
+Modules
+-------
+``space``        the interpretable feature space (original units, category names)
+``importance``   permutation importance, native contributions, the high-dimensional pre-filter
+``conditions``   readable conditions: thresholds and category sets
+``surrogates``   the surrogate kinds (``tree``, ``rules``, ``linear``) and their registry
+``explain``      the pipeline, the result row and the output files
+
+Examples
+--------
+>>> from tabbench.explain import explain_dataset
+>>> explanation = explain_dataset("flights", "lightgbm", top_k=10)  # doctest: +SKIP
+>>> print(explanation.rules)                                         # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from tabbench.explain.explain import (
+    DEFAULT_MAX_ROWS,
+    Explanation,
+    explain_dataset,
+    explain_model,
+    tuned_params,
+)
+from tabbench.explain.importance import (
+    gain_importance,
+    importance_table,
+    native_contributions,
+    permutation_scores,
+)
+from tabbench.explain.space import FeatureSpace, feature_space
+from tabbench.explain.surrogates import (
+    SURROGATES,
+    Surrogate,
+    fidelity,
+    fit_surrogate,
+    make_surrogate,
+    register_surrogate,
+    surrogate_names,
+)
+
+__all__ = [
+    "DEFAULT_MAX_ROWS",
+    "SURROGATES",
+    "Explanation",
+    "FeatureSpace",
+    "Surrogate",
+    "explain_dataset",
+    "explain_model",
+    "feature_space",
+    "fidelity",
+    "fit_surrogate",
+    "gain_importance",
+    "importance_table",
+    "make_surrogate",
+    "native_contributions",
+    "permutation_scores",
+    "register_surrogate",
+    "surrogate_names",
+    "tuned_params",
+]

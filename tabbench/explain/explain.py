@@ -1,0 +1,515 @@
+"""Explain one model on one split: black box → importances → top-k → surrogate → result row.
+
+:func:`explain_model` does the work on a loaded dataset and split:
+
+1. fit the black box (the model's family preprocessing, fitted on the training part;
+   early stopping on the validation part, as in a benchmark job);
+2. rank the features on the validation part by permutation importance and, for the
+   boosters, by their native contributions (:mod:`tabbench.explain.importance`); with
+   more than ``prefilter_above`` features only the ``prefilter_keep`` best by the
+   booster's gain (other models: OutRank's score) are permuted;
+3. keep the ``top_k`` features and fit a surrogate of each candidate size on the training
+   part to the black box's predictions, keeping the smallest one that is (nearly) the most
+   faithful on the validation part (:func:`tabbench.explain.surrogates.fit_surrogate`);
+4. measure on the test part: fidelity, the surrogate's own score, the black box's score.
+
+Everything happens in the interpretable space of :mod:`tabbench.explain.space` (numbers in
+their own units, category codes); models of other families see it through their own
+preprocessing. :func:`explain_dataset` loads a registered dataset, takes the model's tuned
+params from a previous run when there are some, and writes the result row and the files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import math
+import platform
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import polars as pl
+
+from tabbench.exceptions import TabbenchError
+from tabbench.explain.importance import (
+    gain_importance,
+    importance_table,
+    native_contributions,
+    permutation_scores,
+)
+from tabbench.explain.space import FeatureSpace, feature_space
+from tabbench.explain.surrogates import Surrogate, fidelity, fit_surrogate, make_surrogate
+from tabbench.schema import SCHEMA_VERSION
+
+if TYPE_CHECKING:
+    from tabbench.datasets.dataset import Dataset
+    from tabbench.splits import Split
+
+__all__ = [
+    "DEFAULT_MAX_ROWS",
+    "Explanation",
+    "explain_dataset",
+    "explain_model",
+    "tuned_params",
+]
+
+DEFAULT_TOP_K = 10
+DEFAULT_MAX_ROWS = 50_000    # explain_dataset subsamples bigger tables (seeded, as `run` does)
+PERMUTATION_ROWS = 10_000    # validation rows permuted (a seeded sample of them)
+CONTRIBUTION_ROWS = 5_000    # validation rows whose native contributions are averaged
+PREFILTER_ABOVE = 1_000      # more features than this: permute only a shortlist …
+PREFILTER_KEEP = 256         # … of this many, by the booster's gain (else OutRank's score)
+
+Step = Callable[[str], None]
+
+
+@dataclass(frozen=True, eq=False)
+class Explanation:
+    """The outcome of explaining one model on one split.
+
+    Attributes
+    ----------
+    row : dict
+        The result row (model ``surrogate:<model>``, variant = the surrogate kind, with
+        ``metric_fidelity`` and the other ``metric_*`` columns).
+    importances : polars.DataFrame
+        ``feature, permutation_importance, native_contribution, rank``, best first.
+    features : tuple of str
+        The top-k features the surrogate uses, best first.
+    surrogate : Surrogate
+        The fitted surrogate (its columns are ``features``).
+    sizes : polars.DataFrame
+        The size search: ``size, fidelity, n_rules, depth, chosen`` (validation fidelity).
+    rules : str
+        The surrogate as text (categories by name).
+    local : str or None
+        With ``row``: the explanation of that test row.
+    params_source : str
+        Where the black box's params came from (``default params`` or a result file).
+    files : dict of str to Path
+        What :func:`explain_dataset` wrote (empty from :func:`explain_model`).
+    """
+
+    row: dict[str, Any]
+    importances: pl.DataFrame
+    features: tuple[str, ...]
+    surrogate: Surrogate
+    sizes: pl.DataFrame
+    rules: str
+    local: str | None = None
+    params_source: str = "default params"
+    files: dict[str, Path] = field(default_factory=dict)
+
+
+def explain_model(dataset: Dataset, split: Split, model: str, *,
+                  params: dict[str, Any] | None = None, kind: str = "tree",
+                  top_k: int = DEFAULT_TOP_K, seed: int = 0, n_threads: int = 1,
+                  device: str = "cpu", row: int | None = None, n_repeats: int = 5,
+                  run: str = "explain", params_source: str = "default params",
+                  prefilter_above: int = PREFILTER_ABOVE, prefilter_keep: int = PREFILTER_KEEP,
+                  on_step: Step | None = None) -> Explanation:
+    """Explain ``model`` on ``split`` of ``dataset`` with a surrogate of ``kind``.
+
+    Parameters
+    ----------
+    dataset, split
+        The loaded dataset and one of its splits.
+    model : str
+        A registered model (the black box).
+    params : dict, optional
+        The black box's params (default: the model's default params).
+    kind : str
+        A registered surrogate kind: ``tree``, ``rules`` or ``linear``.
+    top_k : int
+        Features the surrogate may use (all of them when the dataset has fewer).
+    seed, n_threads, device
+        Seed of the black box, the permutations and the surrogate; threads and device
+        of the black box.
+    row : int, optional
+        Explain this row of the test part (0-based) as well.
+    n_repeats : int
+        Shuffles per feature in permutation importance.
+    run : str
+        The ``run`` column of the result row.
+    prefilter_above, prefilter_keep
+        The high-dimensional shortlist (see the module doc).
+    on_step : callable, optional
+        Called with a short description as each step starts (for progress display).
+
+    Returns
+    -------
+    Explanation
+
+    Examples
+    --------
+    >>> from tabbench.job import load_job_dataset             # doctest: +SKIP
+    >>> from tabbench.datasets.registry import get_spec         # doctest: +SKIP
+    >>> from tabbench.splits import make_splits                 # doctest: +SKIP
+    >>> data = load_job_dataset(get_spec("bikeshare"), None)    # doctest: +SKIP
+    >>> split = make_splits(data, "time")[0]                    # doctest: +SKIP
+    >>> print(explain_model(data, split, "lightgbm", kind="rules").rules)  # doctest: +SKIP
+    """
+    from threadpoolctl import threadpool_limits
+
+    from tabbench.metrics import default_metric
+    from tabbench.models.base import get_model
+
+    step = on_step or (lambda _: None)
+    spec = get_model(model, "--model")
+    make_surrogate(kind, "--surrogate", task=dataset.task)  # unknown kinds fail before any fit
+    if dataset.task not in spec.task_types:
+        message = (f"model {model!r} does not handle {dataset.task} tasks (dataset "
+                   f"{dataset.name!r}); it handles: {', '.join(spec.task_types)}")
+        raise TabbenchError(message)
+    if top_k < 1:
+        raise TabbenchError(f"--top-k must be at least 1, got {top_k}")
+    if row is not None and not 0 <= row < len(split.test):
+        message = (f"--row must be a row of the test part, 0 to {len(split.test) - 1}; "
+                   f"got {row}")
+        raise TabbenchError(message)
+    started_at = datetime.now(UTC)
+    metric = dataset.spec.metric or default_metric(dataset.task)
+    params = dict(spec.default_params if params is None else params)
+    box = _fit_black_box(dataset, split, model, params, seed, n_threads, device, step)
+    # threadpoolctl limits the libraries loaded so far, and the model's own (the OpenMP
+    # runtime of a booster) is loaded by its fit, so the pools are limited only now: a
+    # booster predicting on all cores for each of thousands of permutations is several
+    # times slower than on its share of them.
+    with threadpool_limits(limits=n_threads):
+        importance_started = time.perf_counter()
+        importances = _rank(box, dataset, split, metric, n_repeats, seed, prefilter_above,
+                            prefilter_keep, step)
+        importance_seconds = time.perf_counter() - importance_started
+        top = tuple(importances["feature"].head(min(top_k, len(box.space.names))).to_list())
+        columns = [box.space.names.index(name) for name in top]
+        categorical = [i for i, j in enumerate(columns) if j in box.space.categories]
+        Zk = {name: box.Z[idx][:, columns] for name, idx in _parts(split).items()}
+        step(f"fitting {kind} surrogates on {len(top)} features")
+        search_started = time.perf_counter()
+        surrogate, sizes = fit_surrogate(kind, Zk["train"], box.targets["train"], Zk["val"],
+                                         box.targets["val"], task=dataset.task,
+                                         n_classes=dataset.n_classes, categorical=categorical,
+                                         seed=seed, class_names=[str(c) for c in dataset.classes])
+        search_seconds = time.perf_counter() - search_started
+        result = _base_row(dataset, split, model, params, kind, len(top), seed, run, metric)
+        result.update(_scores(dataset, split, metric, box, surrogate, sizes, Zk))
+        result.update(
+            n_trials=sizes.height,
+            best_params=json.dumps({"black_box": params, "params_source": params_source,
+                                    "surrogate": {"size": _size_value(surrogate.size)},
+                                    "features": list(top)}, sort_keys=True, default=str),
+            tune_seconds=search_seconds, fit_seconds=box.fit_seconds,
+            predict_seconds=box.predict_seconds, n_train=len(split.train),
+            n_val=len(split.val), n_test=len(split.test), n_features=len(top),
+            device=getattr(box.estimator, "device_", "cpu"),
+            versions=json.dumps(_versions(model), sort_keys=True),
+            metric_top_k=float(len(top)), metric_importance_seconds=importance_seconds,
+            started_at=started_at, finished_at=datetime.now(UTC),
+        )
+        vocab = box.space.vocab()
+        local = None
+        if row is not None:
+            local = _local_text(row, split, dataset, box, top, columns, surrogate, model, kind,
+                                vocab)
+        rules = surrogate.rules_text(top, vocab)
+    return Explanation(result, importances, top, surrogate, sizes, rules, local, params_source)
+
+
+@dataclass(frozen=True, eq=False)
+class _BlackBox:
+    """The fitted model, the interpretable matrix ``Z`` and the model's predictions."""
+
+    estimator: Any
+    space: FeatureSpace
+    Z: np.ndarray
+    predict_z: Callable[[np.ndarray], np.ndarray]  # the model as a function of Z
+    native: bool                                  # whether the model's columns are Z's
+    outputs: dict[str, np.ndarray]                # probabilities or values per part
+    targets: dict[str, np.ndarray]                # classes or values per part
+    fit_seconds: float
+    predict_seconds: float
+
+
+def _parts(split: Split) -> dict[str, np.ndarray]:
+    return {"train": split.train, "val": split.val, "test": split.test}
+
+
+def _fit_black_box(dataset: Dataset, split: Split, model: str, params: dict[str, Any],
+                   seed: int, n_threads: int, device: str, step: Step) -> _BlackBox:
+    """Fit the model on its own family's preprocessing; build the interpretable matrix."""
+    from tabbench.models.base import get_model
+    from tabbench.preprocess import make_preprocessor
+    from tabbench.tuning import predict
+
+    spec, task = get_model(model), dataset.task
+    step("preprocessing")
+    frame, y, features = dataset.frame, dataset.target(), dataset.features
+    train_frame = frame[split.train]
+    gbdt = make_preprocessor("gbdt").fit(train_frame, features)
+    space = feature_space(gbdt, train_frame, features)
+    Z = gbdt.transform(frame)
+    own = gbdt if spec.family == "gbdt" else make_preprocessor(spec.family).fit(train_frame,
+                                                                               features)
+    X = Z if own is gbdt else own.transform(frame)
+    context = own.fit_context(task, dataset.n_classes, seed, n_threads, device)
+    step(f"fitting the black box ({model})")
+    estimator = spec.build(dict(params), context)
+    started = time.perf_counter()
+    estimator.fit(X[split.train], y[split.train], X[split.val], y[split.val])
+    fit_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    outputs = {name: predict(estimator, X[idx], task) for name, idx in _parts(split).items()}
+    predict_seconds = time.perf_counter() - started
+    targets = {name: out.argmax(axis=1) if task != "regression" else out
+               for name, out in outputs.items()}
+
+    def predict_z(Zp: np.ndarray) -> np.ndarray:
+        matrix = Zp if own is gbdt else own.transform(space.decode(Zp))
+        return predict(estimator, matrix, task)
+
+    return _BlackBox(estimator, space, Z, predict_z, own is gbdt, outputs, targets,
+                     fit_seconds, predict_seconds)
+
+
+def _rank(box: _BlackBox, dataset: Dataset, split: Split, metric: str, n_repeats: int,
+          seed: int, prefilter_above: int, prefilter_keep: int, step: Step) -> pl.DataFrame:
+    """Permutation importance on (a sample of) the validation part, and native contributions."""
+    rng = np.random.default_rng(seed)
+    sample = np.sort(rng.permutation(len(split.val))[:PERMUTATION_ROWS])
+    Z_val, y_val = box.Z[split.val][sample], dataset.target()[split.val][sample]
+    candidates = _shortlist(box.estimator, dataset, split, box.space, prefilter_above,
+                            prefilter_keep)
+    step(f"permutation importance of {len(candidates)} features")
+    permutation = permutation_scores(box.predict_z, Z_val, y_val, metric, columns=candidates,
+                                     n_repeats=n_repeats, seed=seed)
+    native = None
+    if box.native:
+        step("native contributions")
+        native = native_contributions(box.estimator, Z_val[:CONTRIBUTION_ROWS])
+    return importance_table(box.space.names, permutation, native)
+
+
+def _scores(dataset: Dataset, split: Split, metric: str, box: _BlackBox, surrogate: Surrogate,
+            sizes: pl.DataFrame, Zk: dict[str, np.ndarray]) -> dict[str, Any]:
+    """Fidelity, the surrogate's and the black box's scores, and the surrogate's size."""
+    from tabbench.metrics import score
+
+    task, y, targets = dataset.task, dataset.target(), box.targets
+    out: dict[str, Any] = {
+        "status": "ok",
+        "val_score": score(metric, y[split.val], surrogate.prediction(Zk["val"])),
+        "test_score": score(metric, y[split.test], surrogate.prediction(Zk["test"])),
+        "metric_fidelity": fidelity(task, targets["test"], surrogate.predict(Zk["test"])),
+        "metric_fidelity_val": float(sizes.filter(pl.col("chosen"))["fidelity"][0]),
+        "metric_black_box_score": score(metric, y[split.test], box.outputs["test"]),
+        "metric_n_rules": float(surrogate.n_rules_),
+        "metric_depth": float(surrogate.depth_),
+    }
+    if task != "regression":
+        majority = np.bincount(targets["train"], minlength=dataset.n_classes).argmax()
+        out["metric_fidelity_baseline"] = float(np.mean(targets["test"] == majority))
+    if task == "binary":
+        out["metric_fidelity_auc"] = _auc(targets["test"],
+                                          surrogate.predict_proba(Zk["test"])[:, 1])
+    return out
+
+
+def _shortlist(estimator: Any, dataset: Dataset, split: Split, space: FeatureSpace,
+               above: int, keep: int) -> list[int]:
+    """The columns to permute: all, or on wide tables the ``keep`` best by a cheap score."""
+    n = len(space.names)
+    if n <= above:
+        return list(range(n))
+    gain = gain_importance(estimator, n)
+    if gain is not None:
+        order = np.argsort(-gain, kind="stable")
+        return sorted(order[:keep].tolist())
+    from tabbench.features.outrank import select_top_k
+
+    names, _ = select_top_k(dataset, split, min(keep, n))
+    return sorted(space.names.index(name) for name in names)
+
+
+def _auc(reference: np.ndarray, probability: np.ndarray) -> float:
+    """ROC AUC of the surrogate's P(class 1) against the black box's class (NaN if one class)."""
+    from sklearn.metrics import roc_auc_score
+
+    if len(np.unique(reference)) < 2:
+        return math.nan
+    return float(roc_auc_score(reference, probability))
+
+
+def _size_value(size: Any) -> Any:
+    return size.item() if hasattr(size, "item") else size
+
+
+def _base_row(dataset: Dataset, split: Split, model: str, params: dict[str, Any], kind: str,
+              top_k: int, seed: int, run: str, metric: str) -> dict[str, Any]:
+    """The identifying columns; ``job_id`` hashes what determines the result."""
+    key = {"dataset": dataset.fingerprint, "n_rows": dataset.n_rows, "split": split.id,
+           "black_box": model, "params": params, "surrogate": kind, "top_k": top_k,
+           "seed": seed, "metric": metric, "schema": SCHEMA_VERSION}
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()
+    return {
+        "run": run, "dataset": dataset.name, "dataset_fingerprint": dataset.fingerprint,
+        "job_id": f"{dataset.name}-{split.id}-surrogate-{model}-{kind}-k{top_k}-s{seed}-"
+                  f"{digest[:12]}",
+        "task": dataset.task, "split_strategy": split.id.rsplit("-", 1)[0],
+        "split_id": split.id, "model": f"surrogate:{model}", "variant": kind, "seed": seed,
+        "metric": metric,
+    }
+
+
+_LIBRARIES = ("xgboost", "lightgbm", "catboost", "torch")
+
+
+def _versions(model: str) -> dict[str, Any]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    packages = ["tabbench", "numpy", "scikit-learn", "polars"]
+    packages += [lib for lib in _LIBRARIES if lib == model]
+    found: dict[str, Any] = {"python": platform.python_version()}
+    for package in packages:
+        try:
+            found[package] = version(package)
+        except PackageNotFoundError:
+            found[package] = None
+    return found
+
+
+def _local_text(row: int, split: Split, dataset: Dataset, box: _BlackBox, top: Sequence[str],
+                columns: Sequence[int], surrogate: Surrogate, model: str, kind: str,
+                vocab: dict[str, list[str]]) -> str:
+    index = int(split.test[row])
+    x = box.Z[index, columns]
+    values = []
+    for name, j, value in zip(top, columns, x, strict=True):
+        if math.isnan(value):
+            shown = "missing"
+        elif j in box.space.categories:
+            shown = vocab[name][int(value)]
+        else:
+            shown = f"{value:.6g}"
+        values.append(f"    {name} = {shown}")
+    black_box = box.outputs["test"][row]
+    mine = surrogate.prediction(x[None, :])[0]
+    truth = dataset.target()[index]
+    if dataset.task == "regression":
+        said = (f"black box ({model}): {black_box:.6g}\nsurrogate ({kind}): {mine:.6g}\n"
+                f"truth: {truth:.6g}")
+    else:
+        labels = [str(c) for c in dataset.classes]
+        said = (f"black box ({model}): class {labels[int(np.argmax(black_box))]} "
+                f"({_proba_text(black_box, labels)})\n"
+                f"surrogate ({kind}): class {labels[int(np.argmax(mine))]} "
+                f"({_proba_text(mine, labels)})\n"
+                f"truth: class {labels[int(truth)]}")
+    return (f"row {row} of the test part of {dataset.name} {split.id} (row {index} of the "
+            f"table)\nthe surrogate's features:\n" + "\n".join(values) + f"\n{said}\n"
+            f"why (the surrogate):\n{surrogate.explain_row(x, top, vocab)}\n")
+
+
+def _proba_text(proba: np.ndarray, labels: Sequence[str]) -> str:
+    return ", ".join(f"P({label}) = {p:.3f}" for label, p in zip(labels, proba, strict=True))
+
+
+# --- registered datasets, tuned params and output files ------------------------------------
+
+
+def tuned_params(out_dir: Path, dataset: Dataset, split_id: str,
+                 model: str) -> tuple[dict[str, Any] | None, str]:
+    """The best params of the model's latest ``ok`` tuned row for (dataset, split) in ``out_dir``.
+
+    Only rows of the same dataset content (fingerprint) count. Returns ``(params, source)``,
+    or ``(None, "default params")`` when the run folder has no such row.
+    """
+    from tabbench.leaderboard import read_results
+
+    folder = Path(out_dir) / "results"
+    if not any(folder.glob("*.parquet")):
+        return None, "default params"
+    results = read_results(Path(out_dir))
+    found = results.filter(
+        (pl.col("dataset") == dataset.name) & (pl.col("split_id") == split_id)
+        & (pl.col("model") == model) & (pl.col("variant") == "tuned")
+        & (pl.col("status") == "ok") & (pl.col("dataset_fingerprint") == dataset.fingerprint)
+        & pl.col("best_params").is_not_null()
+    ).sort("finished_at", "job_id", nulls_last=False)
+    if found.is_empty():
+        return None, "default params"
+    last = found.row(-1, named=True)
+    return json.loads(last["best_params"]), f"tuned params of {folder / last['job_id']}.parquet"
+
+
+def explain_dataset(name: str, model: str, *, split_id: str | None = None, kind: str = "tree",
+                    top_k: int = DEFAULT_TOP_K, row: int | None = None, out: Path | None = None,
+                    max_rows: int | None = DEFAULT_MAX_ROWS, seed: int = 0, n_threads: int = 1,
+                    device: str = "auto", datasets_dirs: list[Path] | None = None,
+                    on_step: Step | None = None) -> Explanation:
+    """Explain ``model`` on a registered dataset and write the row and the files.
+
+    The dataset is loaded (and subsampled to ``max_rows``) as a benchmark job loads it; the
+    split defaults to ``time-0`` (``random-0`` without a time column). The black box gets
+    the tuned params of the run folder ``out`` (default ``leaderboard/default``) when it
+    holds an ``ok`` tuned row for (dataset, split, model), else its default params.
+
+    Writes ``out/results/<job_id>.parquet`` and, in ``out/explain/<dataset>-<split>-<model>/``,
+    ``rules.txt``, ``importances.parquet`` and (with ``row``) ``local.txt``.
+    """
+    from tabbench._atomic import write_atomic_bytes
+    from tabbench.datasets.registry import get_spec
+    from tabbench.device import resolve_device
+    from tabbench.features.outrank import resolve_split
+    from tabbench.job import load_job_dataset
+    from tabbench.leaderboard import write_result
+    from tabbench.models.base import get_model
+
+    if max_rows is not None and max_rows < 1:
+        raise TabbenchError(f"--max-rows must be at least 1, got {max_rows}")
+    spec = get_model(model, "--model")
+    out_dir = Path(out) if out is not None else Path.cwd() / "leaderboard" / "default"
+    (on_step or (lambda _: None))(f"loading {name}")
+    dataset = load_job_dataset(get_spec(name, datasets_dirs, "explain"), max_rows)
+    split = resolve_split(dataset, split_id)
+    params, source = tuned_params(out_dir, dataset, split.id, spec.name)
+    device = resolve_device(device) if spec.supports_gpu else "cpu"
+    explanation = explain_model(dataset, split, spec.name, params=params, kind=kind,
+                                top_k=top_k, seed=seed, n_threads=n_threads, device=device,
+                                row=row, run=out_dir.name, params_source=source,
+                                on_step=on_step)
+    folder = out_dir / "explain" / f"{dataset.name}-{split.id}-{spec.name}"
+    files = {"result": write_result(out_dir, explanation.row, None)}
+    files["rules"] = folder / "rules.txt"
+    write_atomic_bytes(files["rules"], (_header(explanation) + explanation.rules + "\n").encode())
+    buffer = io.BytesIO()
+    explanation.importances.write_parquet(buffer, compression="zstd")
+    files["importances"] = folder / "importances.parquet"
+    write_atomic_bytes(files["importances"], buffer.getvalue())
+    if explanation.local is not None:
+        files["local"] = folder / "local.txt"
+        write_atomic_bytes(files["local"], explanation.local.encode())
+    return replace(explanation, files=files)
+
+
+def _header(explanation: Explanation) -> str:
+    row = explanation.row
+    lines = [
+        f"# {row['model']} on {row['dataset']} {row['split_id']}: {row['variant']} surrogate "
+        f"on the top {len(explanation.features)} features",
+        f"# black box params: {explanation.params_source}",
+        f"# features: {', '.join(explanation.features)}",
+        f"# test fidelity {row['metric_fidelity']:.4f}"
+        + (f", fidelity AUC {row['metric_fidelity_auc']:.4f}"
+           if "metric_fidelity_auc" in row else "")
+        + f"; rules {int(row['metric_n_rules'])}, depth {int(row['metric_depth'])}",
+        f"# test {row['metric']}: surrogate {row['test_score']:.4f}, black box "
+        f"{row['metric_black_box_score']:.4f}",
+        "",
+    ]
+    return "\n".join(lines) + "\n"
