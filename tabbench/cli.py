@@ -130,7 +130,7 @@ def leaderboard(
 
 
 def _print_leaderboard(path: Path) -> None:
-    from tabbench.leaderboard import read_results, standings
+    from tabbench.leaderboard import read_results, standings, surrogate_table
 
     results = read_results(path)
     failed = results.filter(results["status"] != "ok")
@@ -151,6 +151,11 @@ def _print_leaderboard(path: Path) -> None:
             detail.add_row(row["dataset"], row["metric"], row["model"],
                            f"{row['test_score']:.4f}{std}", f"{row['rank']:.1f}")
         console.print(detail)
+    surrogates = surrogate_table(results)
+    if surrogates.height:
+        _print_frame(surrogates, "Surrogate interpreters (fidelity to the black box)",
+                     {"metric_fidelity": ".4f", "metric_black_box_score": ".4f",
+                      "test_score": ".4f", "metric_n_rules": ".0f"})
     if failed.height:
         console.print(f"[yellow]{failed.height} job(s) did not finish ok:")
         for row in failed.head(10).iter_rows(named=True):

@@ -65,6 +65,22 @@ class Standings:
     per_dataset: pl.DataFrame  # per (dataset, model): mean test score, std, rank
 
 
+SURROGATE_PREFIX = "surrogate:"
+
+
+def is_surrogate() -> pl.Expr:
+    """Rows of surrogate interpreters, which explain models rather than compete with them."""
+    return pl.col("model").str.starts_with(SURROGATE_PREFIX)
+
+
+def surrogate_table(results: pl.DataFrame) -> pl.DataFrame:
+    """Surrogate rows with their fidelity, rule count and the scores of surrogate and black box."""
+    rows = results.filter((pl.col("status") == "ok") & is_surrogate())
+    wanted = ["dataset", "split_id", "model", "variant", "metric_fidelity", "metric_n_rules",
+              "metric_black_box_score", "test_score"]
+    return rows.select([c for c in wanted if c in rows.columns]).sort("dataset", "model")
+
+
 def entry_label() -> pl.Expr:
     """The leaderboard name of a row: ``model`` when tuned, else ``model (variant)``."""
     return pl.when(pl.col("variant") == "tuned").then(pl.col("model")) \
@@ -77,7 +93,7 @@ def task_scores(results: pl.DataFrame) -> pl.DataFrame:
     A model is named ``model`` for the tuned variant and ``model (default)`` otherwise, so
     that both variants can be ranked side by side.
     """
-    ok = results.filter(pl.col("status") == "ok")
+    ok = results.filter((pl.col("status") == "ok") & ~is_surrogate())
     if ok.is_empty():
         return ok
     return (

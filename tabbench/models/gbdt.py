@@ -252,7 +252,8 @@ class LightGBMModel(BoosterModel):
         return self
 
     def _raw_predict(self, X: np.ndarray) -> np.ndarray:
-        return self.booster_.predict(X, num_iteration=self.n_iterations_)
+        return self.booster_.predict(X, num_iteration=self.n_iterations_,
+                                     num_threads=self.context.n_threads)
 
 
 def _lightgbm_objective(ctx: FitContext) -> dict[str, Any]:
