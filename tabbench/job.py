@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import platform
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -213,7 +212,7 @@ def _describe(exc: BaseException) -> str:
 
 def _run(job: Job, row: dict[str, Any]) -> pl.DataFrame | None:
     from tabbench.device import resolve_device
-    from tabbench.models.base import get_model
+    from tabbench.models.base import get_model, library_versions
     from tabbench.tuning import fit_and_score, tune
 
     spec = get_model(job.model)
@@ -250,29 +249,13 @@ def _run(job: Job, row: dict[str, Any]) -> pl.DataFrame | None:
         fit_seconds=float(np.mean([o.fit_seconds for o in outcomes])),
         predict_seconds=float(np.mean([o.predict_seconds for o in outcomes])),
         device=outcomes[0].device,
-        versions=json.dumps(_versions(spec.name, job.n_threads), sort_keys=True),
+        versions=json.dumps(library_versions(spec, job.n_threads), sort_keys=True),
     )
     if row.get("val_score") is None:
         row["val_score"] = float(np.mean([o.scores["val"] for o in outcomes]))
     return trials
 
 
-_LIBRARIES = {"xgboost": "xgboost", "lightgbm": "lightgbm", "catboost": "catboost"}
-
-
-def _versions(model: str, n_threads: int) -> dict[str, Any]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    packages = ["tabbench", "numpy", "scikit-learn", "optuna", "polars"]
-    if model in _LIBRARIES:
-        packages.append(_LIBRARIES[model])
-    found: dict[str, Any] = {"python": platform.python_version(), "n_threads": n_threads}
-    for package in packages:
-        try:
-            found[package] = version(package)
-        except PackageNotFoundError:
-            found[package] = None
-    return found
 
 
 def timed(fn: Any, *args: Any, **kwargs: Any) -> tuple[Any, float]:

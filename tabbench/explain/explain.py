@@ -25,7 +25,6 @@ import hashlib
 import io
 import json
 import math
-import platform
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -158,7 +157,7 @@ def explain_model(dataset: Dataset, split: Split, model: str, *,
     from threadpoolctl import threadpool_limits
 
     from tabbench.metrics import default_metric
-    from tabbench.models.base import get_model
+    from tabbench.models.base import get_model, library_versions
 
     step = on_step or (lambda _: None)
     spec = get_model(model, "--model")
@@ -208,7 +207,7 @@ def explain_model(dataset: Dataset, split: Split, model: str, *,
             predict_seconds=box.predict_seconds, n_train=len(split.train),
             n_val=len(split.val), n_test=len(split.test), n_features=len(top),
             device=getattr(box.estimator, "device_", "cpu"),
-            versions=json.dumps(_versions(model), sort_keys=True),
+            versions=json.dumps(library_versions(spec), sort_keys=True),
             metric_top_k=float(len(top)), metric_importance_seconds=importance_seconds,
             started_at=started_at, finished_at=datetime.now(UTC),
         )
@@ -366,21 +365,6 @@ def _base_row(dataset: Dataset, split: Split, model: str, params: dict[str, Any]
     }
 
 
-_LIBRARIES = ("xgboost", "lightgbm", "catboost", "torch")
-
-
-def _versions(model: str) -> dict[str, Any]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    packages = ["tabbench", "numpy", "scikit-learn", "polars"]
-    packages += [lib for lib in _LIBRARIES if lib == model]
-    found: dict[str, Any] = {"python": platform.python_version()}
-    for package in packages:
-        try:
-            found[package] = version(package)
-        except PackageNotFoundError:
-            found[package] = None
-    return found
 
 
 def _local_text(row: int, split: Split, dataset: Dataset, box: _BlackBox, top: Sequence[str],

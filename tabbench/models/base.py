@@ -79,6 +79,27 @@ class ModelSpec:
 
 MODELS: Registry[ModelSpec] = Registry("model")
 
+_COMMON_PACKAGES = ("tabbench", "numpy", "scikit-learn", "optuna", "polars")
+_FAMILY_PACKAGES = {"nn": ("torch", "rtdl_num_embeddings", "tabm")}
+
+
+def library_versions(spec: ModelSpec, n_threads: int | None = None) -> dict[str, Any]:
+    """Python and package versions a model's results depend on (and its thread count)."""
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    packages = list(_COMMON_PACKAGES)
+    packages += [spec.name] if spec.family == "gbdt" else list(_FAMILY_PACKAGES.get(spec.family, ()))
+    found: dict[str, Any] = {"python": platform.python_version()}
+    if n_threads is not None:
+        found["n_threads"] = n_threads
+    for package in packages:
+        try:
+            found[package] = version(package)
+        except PackageNotFoundError:
+            found[package] = None
+    return found
+
 
 def register_model(spec: ModelSpec) -> ModelSpec:
     """Add a model to the registry (duplicate names raise)."""
