@@ -28,10 +28,10 @@ def cd_diagram(result: FriedmanResult, models: list[str]) -> Figure:
     order = np.argsort(result.mean_ranks)
     ranks = result.mean_ranks[order]
     names = [models[i] for i in order]
-    fig = _figure(7.5, 1.2 + 0.28 * k)
+    fig = _figure(7.5, 1.0 + 0.22 * k)
     ax = fig.add_subplot()
     ax.set_xlim(1, k)
-    ax.set_ylim(-(k // 2 + 2), 2.2)
+    ax.set_ylim(-((k + 1) // 2 + 0.8) * 0.6, 2.0)
     ax.axis("off")
     ax.hlines(0, 1, k, color="black", lw=1)
     for r in range(1, k + 1):

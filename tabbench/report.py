@@ -42,7 +42,11 @@ def build_report(run_dir: Path, out: Path | None = None) -> Path:
     tables = standings(results)
     for standing in tables:
         sections.append(_leaderboard_section(standing))
-    primary = next((s for s in tables if s.strategy == "time"), tables[0] if tables else None)
+    # statistics on the time-based strategy with the most tasks (sliding windows, if run)
+    preferred = ("sliding-window", "expanding-window", "time")
+    ranked = sorted(tables, key=lambda s: preferred.index(s.strategy)
+                    if s.strategy in preferred else len(preferred))
+    primary = ranked[0] if ranked else None
     if primary is not None:
         sections.append(_statistics_section(results, primary.strategy))
         sections.append(_pareto_section(results, primary))
