@@ -130,7 +130,7 @@ def leaderboard(
 
 
 def _print_leaderboard(path: Path) -> None:
-    from tabbench.leaderboard import read_results, standings, surrogate_table
+    from tabbench.leaderboard import ncd_table, read_results, standings, surrogate_table
 
     results = read_results(path)
     failed = results.filter(results["status"] != "ok")
@@ -156,6 +156,11 @@ def _print_leaderboard(path: Path) -> None:
         _print_frame(surrogates, "Surrogate interpreters (fidelity to the black box)",
                      {"metric_fidelity": ".4f", "metric_black_box_score": ".4f",
                       "test_score": ".4f", "metric_n_rules": ".0f"})
+    ncd_rows = ncd_table(results)
+    if ncd_rows.height:
+        _print_frame(ncd_rows, "Novel class discovery (clustering of the novel classes)",
+                     {"metric_acc": ".4f", "test_score_std": ".4f", "metric_nmi": ".4f",
+                      "metric_ari": ".4f", "metric_k_hat": ".1f"})
     if failed.height:
         console.print(f"[yellow]{failed.height} job(s) did not finish ok:")
         for row in failed.head(10).iter_rows(named=True):
@@ -530,6 +535,38 @@ def compare_splits_command(
     chart = summary.out_dir / "compare-splits.png"
     save(slope_chart(comparison), chart)
     console.print(f"Slope chart: [bold]{chart}[/]")
+
+
+@app.command()
+def ncd(
+    dataset: Annotated[str, typer.Option("--dataset", "-d", help="digits or blobs.")] = "digits",
+    novel_classes: Annotated[str, typer.Option(help="Comma-separated novel class codes.")] = "",
+    estimate_k: Annotated[bool, typer.Option(
+        "--estimate-k", help="Estimate the number of novel classes (silhouette) and use it.")] = False,
+    methods: Annotated[str | None, typer.Option(help="Comma-separated NCD methods.")] = None,
+    seeds: Annotated[str, typer.Option(help="Comma-separated seeds.")] = "0",
+    n_trials: Annotated[int, typer.Option(help="Optuna trials (class-hiding CV); 0 = defaults.")] = 0,
+    out: Annotated[Path, typer.Option(help="Output folder.")] = Path("leaderboard/ncd"),
+) -> None:
+    """Discover novel classes: cluster the unlabelled rows helped by the known classes.
+
+    Example: ``tabbench ncd --dataset digits --novel-classes 0,3,5,6,7 --estimate-k``
+    """
+    from tabbench.ncd import run_ncd
+
+    novel = _int_list(novel_classes, "--novel-classes")
+    if not novel:
+        raise TabbenchError("--novel-classes: give at least one class code, e.g. 0,3,5")
+    rows = run_ncd(dataset, novel, methods=_split_names(methods),
+                   seeds=_int_list(seeds, "--seeds"), estimate=estimate_k, n_trials=n_trials,
+                   out=out)
+    _print_frame(pl.DataFrame([{k: r[k] for k in ("model", "variant", "metric_acc", "test_score_std",
+                                                  "metric_nmi", "metric_ari", "metric_k_hat")}
+                               for r in rows]),
+                 f"Novel class discovery on {dataset} (novel classes {novel_classes})",
+                 {"metric_acc": ".4f", "test_score_std": ".4f", "metric_nmi": ".4f",
+                  "metric_ari": ".4f", "metric_k_hat": ".1f"})
+    console.print(f"Wrote {len(rows)} row(s) to [bold]{out / 'results'}[/]")
 
 
 @app.command()

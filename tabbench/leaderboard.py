@@ -81,6 +81,19 @@ def surrogate_table(results: pl.DataFrame) -> pl.DataFrame:
     return rows.select([c for c in wanted if c in rows.columns]).sort("dataset", "model")
 
 
+def is_ncd() -> pl.Expr:
+    """Rows of novel class discovery, which cluster unseen classes rather than predict a target."""
+    return pl.col("task") == "ncd"
+
+
+def ncd_table(results: pl.DataFrame) -> pl.DataFrame:
+    """NCD rows: clustering accuracy, NMI, ARI and the estimated number of novel classes."""
+    rows = results.filter((pl.col("status") == "ok") & is_ncd())
+    wanted = ["dataset", "split_id", "model", "variant", "metric_acc", "test_score_std",
+              "metric_nmi", "metric_ari", "metric_k_hat"]
+    return rows.select([c for c in wanted if c in rows.columns]).sort("dataset", "model")
+
+
 def entry_label() -> pl.Expr:
     """The leaderboard name of a row: ``model`` when tuned, else ``model (variant)``."""
     return pl.when(pl.col("variant") == "tuned").then(pl.col("model")) \
@@ -93,7 +106,7 @@ def task_scores(results: pl.DataFrame) -> pl.DataFrame:
     A model is named ``model`` for the tuned variant and ``model (default)`` otherwise, so
     that both variants can be ranked side by side.
     """
-    ok = results.filter((pl.col("status") == "ok") & ~is_surrogate())
+    ok = results.filter((pl.col("status") == "ok") & ~is_surrogate() & ~is_ncd())
     if ok.is_empty():
         return ok
     return (

@@ -127,4 +127,4 @@ def load_builtin_models() -> None:
     if _LOADED:
         return
     _LOADED = True
-    from tabbench.models import classic, gbdt, nn  # noqa: F401  (registration side effect)
+    from tabbench.models import classic, gbdt, ncd, nn  # noqa: F401  (registration side effect)
