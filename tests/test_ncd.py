@@ -160,7 +160,7 @@ def test_cli_ncd_writes_rows_kept_out_of_rankings(cli, tmp_path):
     code, _, err = cli("ncd", "--dataset", "blobs", "--novel-classes", "5,6,7", "--methods",
                        "ncd-kmeans", "--n-trials", "2", "--estimate-k", "--out", tmp_path)
     assert code == 0, err
-    tuned = read_results(tmp_path).filter(pl.col("variant") == "tuned")
+    tuned = read_results(tmp_path).filter(pl.col("variant") == "tuned-k-estimated")
     assert tuned.height == 1 and tuned["n_trials"].item() == 2
     assert tuned["metric_k_hat"].item() >= 2
 
