@@ -539,7 +539,7 @@ def compare_splits_command(
 
 @app.command()
 def ncd(
-    dataset: Annotated[str, typer.Option("--dataset", "-d", help="digits or blobs.")] = "digits",
+    dataset: Annotated[str, typer.Option("--dataset", "-d", help="digits, blobs or a registered classification dataset.")] = "digits",
     novel_classes: Annotated[str, typer.Option(help="Comma-separated novel class codes.")] = "",
     estimate_k: Annotated[bool, typer.Option(
         "--estimate-k", help="Estimate the number of novel classes (silhouette) and use it.")] = False,

@@ -178,3 +178,23 @@ def test_cli_ncd_errors_are_one_line(cli):
 def test_builtin_data():
     X, y = load_ncd_data("digits")
     assert X.shape == (1797, 64) and set(np.unique(y)) == set(range(10))
+
+
+def test_registered_classification_dataset_can_be_used(tmp_path, monkeypatch):
+
+
+    rng = np.random.default_rng(0)
+    centers = rng.normal(0, 6, size=(4, 3))
+    labels = np.repeat(["ant", "bee", "cat", "dog"], 60)
+    points = centers[np.repeat(np.arange(4), 60)] + rng.normal(size=(240, 3))
+    frame = pl.DataFrame({"a": points[:, 0], "b": points[:, 1], "c": points[:, 2], "y": labels})
+    frame.write_csv(tmp_path / "pets.csv")
+    (tmp_path / "pets.toml").write_text('name = "pets"\ntask = "multiclass"\ntarget = "y"\n'
+                                        'path = "pets.csv"\n')
+    monkeypatch.setenv("TABBENCH_DATASETS", str(tmp_path))
+    X, y = load_ncd_data("pets")
+    assert X.shape == (240, 3) and sorted(set(y.tolist())) == [0, 1, 2, 3]
+    with pytest.raises(TabbenchError, match="unknown NCD dataset 'nope'"):
+        load_ncd_data("nope")
+    with pytest.raises(TabbenchError, match="regression dataset"):
+        load_ncd_data("bikeshare")

@@ -121,5 +121,27 @@ NCD_DATASETS.register("blobs", _blobs)
 
 
 def load_ncd_data(name: str) -> tuple[np.ndarray, np.ndarray]:
-    """Features and integer classes of a built-in NCD dataset (``digits``, ``blobs``)."""
-    return NCD_DATASETS.get(name, "--dataset")()
+    """Features and integer classes of a built-in NCD dataset (``digits``, ``blobs``) or of
+    any registered classification dataset.
+
+    A registered dataset's features go through the ``classic`` preprocessing (imputed,
+    standardized, one-hot), fitted on all rows: NCD treats every row's features as
+    unlabelled data; its classes are the dataset's class codes (indices into the sorted
+    class labels).
+    """
+    if name in NCD_DATASETS:
+        return NCD_DATASETS.get(name)()
+    from tabbench.datasets.load import load_dataset
+    from tabbench.datasets.registry import list_specs
+    from tabbench.exceptions import TabbenchError, UnknownNameError
+    from tabbench.preprocess import make_preprocessor
+
+    specs = list_specs()
+    if name.lower() not in specs:
+        raise UnknownNameError("NCD dataset", name, [*NCD_DATASETS.names(), *specs], "--dataset")
+    dataset = load_dataset(specs[name.lower()])
+    if dataset.task == "regression":
+        raise TabbenchError(f"--dataset: {name!r} is a regression dataset; novel class "
+                            "discovery needs classes")
+    X = make_preprocessor("classic").fit(dataset.frame, dataset.features).transform(dataset.frame)
+    return X.astype(np.float64), dataset.target()
