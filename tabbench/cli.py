@@ -147,7 +147,8 @@ def _print_leaderboard(path: Path) -> None:
         for column in ("dataset", "metric", "model", "test score", "rank"):
             detail.add_column(column, justify="right" if column in ("test score", "rank") else "left")
         for row in standing.per_dataset.iter_rows(named=True):
-            std = f" ± {row['std']:.4f}" if row["std"] is not None and row["std"] == row["std"] else ""
+            spread = row["std"]
+            std = f" ± {spread:.4f}" if spread and spread == spread else ""  # none for 1 seed
             detail.add_row(row["dataset"], row["metric"], row["model"],
                            f"{row['test_score']:.4f}{std}", f"{row['rank']:.1f}")
         console.print(detail)

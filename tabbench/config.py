@@ -18,8 +18,10 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 class Budget:
     """How much tuning a job gets.
 
-    ``n_trials_gbdt`` applies to gradient-boosting models, ``n_trials`` to the rest
-    (TabReD tunes boosters longer); ``eval_seeds`` is how many seeds the best params
+    ``n_trials_gbdt`` applies to gradient-boosting models, ``n_trials_nn`` (when set) to the
+    torch nets, ``n_trials`` to the rest (TabReD tunes boosters longer; on a CPU a net's
+    trial costs minutes, so the ``quick`` budget runs nets with their defaults only);
+    ``eval_seeds`` is how many seeds the best params
     are refit with; ``max_rounds`` caps the boosting rounds (or epochs) of iterative models;
     ``timeout`` (seconds) caps one study's tuning time when set (it makes the number of
     trials, and so the results, depend on the machine's speed).
@@ -31,16 +33,21 @@ class Budget:
     eval_seeds: int
     max_rounds: int | None = None
     timeout: float | None = None
+    n_trials_nn: int | None = None
 
     def trials_for(self, family: str) -> int:
         """Number of trials for a model of ``family``."""
-        return self.n_trials_gbdt if family == "gbdt" else self.n_trials
+        if family == "gbdt":
+            return self.n_trials_gbdt
+        if family == "nn" and self.n_trials_nn is not None:
+            return self.n_trials_nn
+        return self.n_trials
 
 
 BUDGETS: Registry[Budget] = Registry("budget")
 for _budget in (
     Budget("smoke", n_trials=2, n_trials_gbdt=2, eval_seeds=1, max_rounds=100),
-    Budget("quick", n_trials=4, n_trials_gbdt=6, eval_seeds=1, max_rounds=400),
+    Budget("quick", n_trials=4, n_trials_gbdt=6, eval_seeds=1, max_rounds=400, n_trials_nn=1),
     Budget("standard", n_trials=25, n_trials_gbdt=50, eval_seeds=3, max_rounds=2000),
     Budget("paper", n_trials=100, n_trials_gbdt=200, eval_seeds=15, max_rounds=4000),
 ):
@@ -201,7 +208,8 @@ def load_config(path: Path | None = None) -> BenchmarkConfig:
     budget = BUDGETS.get(expect(raw.get("budget", "quick"), str, "budget", where), where)
     if "n_trials" in raw:
         n = expect(raw["n_trials"], int, "n_trials", where)
-        budget = replace(budget, name=f"{budget.name}+n_trials={n}", n_trials=n, n_trials_gbdt=n)
+        budget = replace(budget, name=f"{budget.name}+n_trials={n}", n_trials=n, n_trials_gbdt=n,
+                         n_trials_nn=n)
     if "eval_seeds" in raw:
         n = expect(raw["eval_seeds"], int, "eval_seeds", where)
         budget = replace(budget, name=f"{budget.name}+eval_seeds={n}", eval_seeds=n)

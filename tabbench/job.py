@@ -66,6 +66,7 @@ class Job:
             "dataset": self.dataset_fingerprint, "split": self.split_id,
             "split_params": self.split_params, "model": self.model, "variant": self.variant,
             "budget": [self.budget.trials_for("gbdt"), self.budget.n_trials,
+                       self.budget.trials_for("nn"),
                        self.budget.eval_seeds, self.budget.max_rounds, self.budget.timeout],
             "seed": self.seed, "metric": self.metric, "max_rows": self.max_rows,
             "schema": SCHEMA_VERSION,
