@@ -42,6 +42,12 @@ _API = {
     "read_results": "tabbench.leaderboard",
     "standings": "tabbench.leaderboard",
     "TabbenchError": "tabbench.exceptions",
+    "compare_splits": "tabbench.compare",
+    "diagnose_shift": "tabbench.drift",
+    "build_report": "tabbench.report",
+    "rank_features": "tabbench.features",
+    "explain_model": "tabbench.explain",
+    "run_ncd": "tabbench.ncd.runner",
 }
 
 __all__ = [*sorted(_API), "__version__"]
