@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
 import traceback
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -114,9 +113,10 @@ def load_job_dataset(spec: DatasetSpec, max_rows: int | None) -> Dataset:
     """Load (once per process) the dataset of a job, subsampled to ``max_rows`` if set."""
     from tabbench.datasets.load import fingerprint, load_dataset
 
-    key = (fingerprint(spec), max_rows)
+    digest = fingerprint(spec)
+    key = (digest, max_rows)
     if key not in _DATASETS:
-        _DATASETS[key] = subsample(load_dataset(spec), max_rows)
+        _DATASETS[key] = subsample(load_dataset(spec, key=digest), max_rows)
     return _DATASETS[key]
 
 
@@ -258,9 +258,3 @@ def _run(job: Job, row: dict[str, Any]) -> pl.DataFrame | None:
 
 
 
-
-def timed(fn: Any, *args: Any, **kwargs: Any) -> tuple[Any, float]:
-    """Call ``fn`` and return its result with the seconds it took."""
-    started = time.perf_counter()
-    result = fn(*args, **kwargs)
-    return result, time.perf_counter() - started

@@ -13,7 +13,7 @@ import polars as pl
 from tabbench._atomic import write_atomic_bytes
 from tabbench.exceptions import TabbenchError
 from tabbench.metrics import get_metric
-from tabbench.schema import RESULT_SCHEMA, result_frame
+from tabbench.schema import result_frame
 
 BASELINE = "dummy"
 
@@ -166,7 +166,3 @@ def _mean_off_diagonal(matrix: np.ndarray) -> np.ndarray:
         return np.full(matrix.shape[0], np.nan)
     return np.nanmean(matrix, axis=1)
 
-
-def result_columns() -> list[str]:
-    """The stable result columns, in order."""
-    return list(RESULT_SCHEMA)

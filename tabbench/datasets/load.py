@@ -59,7 +59,7 @@ def fingerprint(spec: DatasetSpec) -> str:
     return digest.hexdigest()
 
 
-def load_dataset(spec: DatasetSpec, *, use_cache: bool = True) -> Dataset:
+def load_dataset(spec: DatasetSpec, *, use_cache: bool = True, key: str | None = None) -> Dataset:
     """Read, validate and clean the dataset described by ``spec``.
 
     Examples
@@ -69,7 +69,7 @@ def load_dataset(spec: DatasetSpec, *, use_cache: bool = True) -> Dataset:
     >>> ds.task, ds.n_rows  # doctest: +SKIP
     ('regression', 8645)
     """
-    key = fingerprint(spec)
+    key = key or fingerprint(spec)  # callers that already hashed the file pass its key
     cached = _cache_paths(spec, key)
     if use_cache and cached[0].is_file() and cached[1].is_file():
         try:
