@@ -46,6 +46,12 @@ def run(
     max_rows: Annotated[int | None, typer.Option(help="Subsample datasets to this many rows.")] = None,
     time_limit: Annotated[float | None, typer.Option(help="Seconds per job.")] = None,
     storage: Annotated[str | None, typer.Option(help="Optuna storage URL.")] = None,
+    executor: Annotated[str | None, typer.Option(help="local or dask.")] = None,
+    scheduler: Annotated[str | None, typer.Option(
+        help="Dask scheduler address, e.g. tcp://HOST:8786 (implies --executor dask).")] = None,
+    tuning_workers: Annotated[int | None, typer.Option(
+        help="Dask workers tuning one study at once (needs --storage).")] = None,
+    threads: Annotated[int | None, typer.Option(help="Threads per job.")] = None,
     retry_failed: Annotated[bool, typer.Option(help="Run failed and timed-out jobs again.")] = False,
     top_k: Annotated[int | None, typer.Option(
         "--top-k", help="Tune on the K best features (OutRank, ranked on each training part); "
@@ -62,7 +68,8 @@ def run(
     cfg = cfg.override(
         datasets=dataset or None, models=_split_names(models), splits=_split_names(splits),
         budget=budget, jobs=jobs, out=out, max_rows=max_rows, time_limit=time_limit,
-        storage=storage,
+        storage=storage, executor=executor, scheduler=scheduler,
+        tuning_workers=tuning_workers, threads=threads,
         seeds=[int(s) for s in seeds.split(",")] if seeds else None,
         features=_feature_sets(cfg, top_k),
     )

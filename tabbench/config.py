@@ -61,7 +61,7 @@ SELECTORS = ("outrank",)
 _KEYS = (
     "name", "description", "datasets", "models", "splits", "split_params", "variants", "seeds",
     "budget", "n_trials", "eval_seeds", "jobs", "time_limit", "executor", "scheduler",
-    "storage", "max_rows", "device", "out", "features",
+    "storage", "max_rows", "device", "out", "features", "tuning_workers", "threads",
 )
 _FEATURE_KEYS = ("select", "top_k", "method")
 
@@ -124,6 +124,10 @@ class BenchmarkConfig:
     source: Path | None = None
     #: Feature sets to tune on: ``None`` is all features; each one multiplies the jobs.
     features: tuple[FeatureSelection | None, ...] = (None,)
+    #: Dask workers that tune one job's study at once (needs a shared ``storage``).
+    tuning_workers: int = 1
+    #: Threads per job; ``None``: the cores divided by ``jobs`` (local), 1 (Dask).
+    threads: int | None = None
 
     @property
     def out_dir(self) -> Path:
@@ -135,6 +139,8 @@ class BenchmarkConfig:
         kept = {k: v for k, v in changes.items() if v is not None}
         if "budget" in kept and isinstance(kept["budget"], str):
             kept["budget"] = BUDGETS.get(kept["budget"], "--budget")
+        if "scheduler" in kept:  # --scheduler alone means the Dask executor
+            kept.setdefault("executor", "dask")
         for key in ("datasets", "models", "splits", "variants", "seeds"):
             if key in kept:
                 kept[key] = tuple(kept[key])
@@ -162,6 +168,19 @@ class BenchmarkConfig:
                               f"{', '.join(EXECUTORS)}")
         if self.jobs < 1:
             raise ConfigError(f"{where}: jobs must be at least 1, got {self.jobs}")
+        if self.threads is not None and self.threads < 1:
+            raise ConfigError(f"{where}: threads must be at least 1, got {self.threads}")
+        if self.scheduler is not None and self.executor != "dask":
+            raise ConfigError(f"{where}: a scheduler ({self.scheduler}) needs executor "
+                              f"'dask', got {self.executor!r}")
+        if self.tuning_workers < 1:
+            raise ConfigError(f"{where}: tuning_workers must be at least 1, "
+                              f"got {self.tuning_workers}")
+        if self.tuning_workers > 1 and (self.executor != "dask" or self.storage is None
+                                        or self.storage.startswith("sqlite:///:memory:")):
+            raise ConfigError(f"{where}: tuning_workers = {self.tuning_workers} needs executor "
+                              f"'dask' and a shared Optuna storage (e.g. "
+                              f"postgresql+psycopg://USER@HOST:PORT/DB)")
         if self.max_rows is not None and self.max_rows < 10:
             raise ConfigError(f"{where}: max_rows must be at least 10, got {self.max_rows}")
         if not self.seeds:
@@ -194,7 +213,7 @@ def load_config(path: Path | None = None) -> BenchmarkConfig:
         if not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
             raise ConfigError(f"{where}: key 'seeds' must be a list of integers")
         kwargs["seeds"] = tuple(seeds)
-    for key in ("jobs", "max_rows"):
+    for key in ("jobs", "max_rows", "tuning_workers", "threads"):
         if key in raw:
             kwargs[key] = expect(raw[key], int, key, where)
     if "time_limit" in raw:

@@ -185,8 +185,13 @@ def find_split(dataset: Dataset, job: Job) -> Split:
     raise TabbenchError(f"{job.spec.where}: split {job.split_id!r} cannot be made")
 
 
-def run_job(job: Job) -> tuple[dict[str, Any], pl.DataFrame | None]:
-    """Run ``job`` and return its result row and trials table; errors become a ``failed`` row."""
+def run_job(job: Job,
+            dataset: Dataset | None = None) -> tuple[dict[str, Any], pl.DataFrame | None]:
+    """Run ``job`` and return its result row and trials table; errors become a ``failed`` row.
+
+    ``dataset`` is the job's dataset when it is already in memory (a Dask worker's copy);
+    otherwise it is read from the dataset's file (once per process).
+    """
     from threadpoolctl import threadpool_limits
 
     row = job.base_row()
@@ -194,13 +199,36 @@ def run_job(job: Job) -> tuple[dict[str, Any], pl.DataFrame | None]:
     trials = None
     try:
         with threadpool_limits(limits=job.n_threads):
-            trials = _run(job, row)
+            trials = _run(job, row, dataset)
         row["status"] = "ok"
     except Exception as exc:  # a failing model or trial must not stop the run
         row["status"] = "failed"
         row["error"] = _describe(exc)
     row["finished_at"] = datetime.now(UTC)
     return row, trials
+
+
+def tune_shared(job: Job, dataset: Dataset | None = None, worker: int = 0) -> int:
+    """Run trials of ``job``'s study (in ``job.storage``) until it holds the budget's trials.
+
+    Several processes call this at once on one shared study (one per tuning worker, each
+    with its own sampler seed); the job itself then finds the study complete, takes its
+    best trial and only refits and scores. Returns the number of trials run here.
+    """
+    from threadpoolctl import threadpool_limits
+
+    from tabbench.models.base import get_model
+    from tabbench.tuning import tune
+
+    if job.storage is None:
+        raise TabbenchError(f"job {job.job_id}: shared tuning needs an Optuna storage URL")
+    spec = get_model(job.model)
+    with threadpool_limits(limits=job.n_threads):
+        data, _, _ = _prepare(job, spec, dataset, {})
+        result = tune(spec, data, n_trials=job.budget.trials_for(spec.family), seed=job.seed,
+                      timeout=job.budget.timeout, storage=job.storage, study_name=job.job_id,
+                      sampler_seed=job.seed * 1000 + worker + 1, shared=True)
+    return result.n_trials_here
 
 
 def _describe(exc: BaseException) -> str:
@@ -211,13 +239,13 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}{where}"
 
 
-def _run(job: Job, row: dict[str, Any]) -> pl.DataFrame | None:
+def _prepare(job: Job, spec: Any, dataset: Dataset | None,
+             row: dict[str, Any]) -> tuple[PreparedData, Split, float]:
+    """The job's split, feature selection and preprocessed data (sizes noted in ``row``)."""
     from tabbench.device import resolve_device
-    from tabbench.models.base import get_model, library_versions
-    from tabbench.tuning import fit_and_score, tune
 
-    spec = get_model(job.model)
-    dataset = load_job_dataset(job.spec, job.max_rows)
+    if dataset is None:
+        dataset = load_job_dataset(job.spec, job.max_rows)
     split = find_split(dataset, job)
     rank_seconds = 0.0
     if job.features is not None:
@@ -228,6 +256,15 @@ def _run(job: Job, row: dict[str, Any]) -> pl.DataFrame | None:
                         max_rounds=job.budget.max_rounds)
     row.update(n_train=len(split.train), n_val=len(split.val), n_test=len(split.test),
                n_features=data.X_train.shape[1])
+    return data, split, rank_seconds
+
+
+def _run(job: Job, row: dict[str, Any], dataset: Dataset | None) -> pl.DataFrame | None:
+    from tabbench.models.base import get_model, library_versions
+    from tabbench.tuning import fit_and_score, tune
+
+    spec = get_model(job.model)
+    data, _, rank_seconds = _prepare(job, spec, dataset, row)
     trials = None
     if job.variant == "tuned" and spec.tunable:
         result = tune(spec, data, n_trials=job.budget.trials_for(spec.family), seed=job.seed,

@@ -7,6 +7,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from tabbench.config import BenchmarkConfig
 from tabbench.datasets.registry import get_spec, list_specs
@@ -34,7 +35,7 @@ def plan(config: BenchmarkConfig, datasets_dirs: list[Path] | None = None) -> li
     if not names:
         raise ConfigError(f"{config.source or 'config'}: no datasets to run")
     where = str(config.source or "config")
-    n_threads = max(1, cores() // config.jobs)
+    n_threads = config.threads or (1 if config.executor == "dask" else max(1, cores() // config.jobs))
     jobs: list[tuple[float, Job]] = []
     for name in names:
         spec = get_spec(name, datasets_dirs, where)
@@ -76,6 +77,16 @@ def plan(config: BenchmarkConfig, datasets_dirs: list[Path] | None = None) -> li
     return [job for _, job in jobs]
 
 
+def make_executor(config: BenchmarkConfig) -> Any:
+    """The config's executor: local child processes, or a Dask cluster."""
+    if config.executor == "dask":
+        from tabbench.executors.dask_cluster import DaskExecutor
+
+        return DaskExecutor(config.scheduler, workers=config.jobs, time_limit=config.time_limit,
+                            tuning_workers=config.tuning_workers)
+    return LocalExecutor(jobs=config.jobs, time_limit=config.time_limit)
+
+
 @dataclass
 class RunSummary:
     """What a run did: counts by status, and where the files are."""
@@ -113,10 +124,7 @@ def run_benchmark(config: BenchmarkConfig, *, datasets_dirs: list[Path] | None =
     summary = RunSummary(out_dir, planned=len(jobs), skipped=len(jobs) - len(pending))
     if on_start:
         on_start(len(pending))
-    if config.executor == "dask":
-        raise ConfigError(f"{config.source}: executor 'dask' is not available yet; use 'local'")
-    executor = LocalExecutor(jobs=config.jobs, time_limit=config.time_limit)
-    for job, row, trials in executor.run(pending):
+    for job, row, trials in make_executor(config).run(pending):
         write_result(out_dir, row, trials)
         summary.counts[row["status"]] += 1
         if on_result:

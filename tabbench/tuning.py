@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import socket
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -70,11 +72,31 @@ class TuneResult:
     n_trials: int
     seconds: float
     trials: pl.DataFrame
+    n_trials_here: int = 0
+
+
+def open_study(direction: str, *, storage: str | None = None, study_name: str | None = None,
+               sampler: Any = None, pruner: Any = None) -> Any:
+    """Create (or, with ``storage``, load) a study; its first trial is the default params.
+
+    The default trial is enqueued only into an empty study, so a resumed or shared study
+    gets it once; for a study shared between workers the driver opens it before they start.
+    """
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(direction=direction, sampler=sampler, storage=storage,
+                                study_name=study_name, load_if_exists=storage is not None,
+                                pruner=pruner)
+    if not study.trials:
+        study.enqueue_trial({}, user_attrs={"default": True})
+    return study
 
 
 def tune(spec: ModelSpec, data: PreparedData, *, n_trials: int, seed: int,
          timeout: float | None = None, storage: str | None = None,
-         study_name: str | None = None, pruner: Any = None) -> TuneResult:
+         study_name: str | None = None, pruner: Any = None, sampler_seed: int | None = None,
+         shared: bool = False) -> TuneResult:
     """Search ``spec``'s space on the validation part.
 
     The first trial uses the model's default params, so the tuned model never loses to the
@@ -83,19 +105,22 @@ def tune(spec: ModelSpec, data: PreparedData, *, n_trials: int, seed: int,
     URL) the study is persistent: a resumed study only runs the trials still missing.
     Iterative models report the validation metric after each epoch and ``pruner``
     (default: Optuna's ``MedianPruner`` after 5 trials and 5 epochs) stops hopeless trials.
+
+    ``shared``: other processes tune the same stored study at the same time (each with its
+    own ``sampler_seed``); this one stops as soon as the study holds ``n_trials`` trials,
+    counting those still running elsewhere, so the budget is never exceeded. Each trial
+    records the host and process that ran it (``worker``). ``seconds`` is this call's wall
+    time, or, when the study was already complete (tuned by other processes), the span
+    from its first trial's start to its last trial's end.
     """
     import optuna
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    direction = get_metric(data.metric).direction
-    sampler = optuna.samplers.TPESampler(seed=seed)
     if pruner is None:
         pruner = optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=5)
-    study = optuna.create_study(direction=direction, sampler=sampler, storage=storage,
-                                study_name=study_name, load_if_exists=storage is not None,
-                                pruner=pruner)
-    if not study.trials:
-        study.enqueue_trial({}, user_attrs={"default": True})
+    sampler = optuna.samplers.TPESampler(seed=seed if sampler_seed is None else sampler_seed)
+    study = open_study(get_metric(data.metric).direction, storage=storage,
+                       study_name=study_name, sampler=sampler, pruner=pruner)
+    worker = f"{socket.gethostname()}:{os.getpid()}"
     errors: list[str] = []
 
     def objective(trial: optuna.Trial) -> float:
@@ -103,6 +128,7 @@ def tune(spec: ModelSpec, data: PreparedData, *, n_trials: int, seed: int,
         if not trial.user_attrs.get("default") and spec.search_space is not None:
             params.update(spec.search_space(trial))
         trial.set_user_attr("params", json.dumps(params, sort_keys=True, default=str))
+        trial.set_user_attr("worker", worker)
 
         def report(epoch: int, prediction: np.ndarray) -> None:
             trial.report(score(data.metric, data.y_val, prediction), epoch)
@@ -122,23 +148,37 @@ def tune(spec: ModelSpec, data: PreparedData, *, n_trials: int, seed: int,
             raise ValueError(f"validation {data.metric} is not finite ({value})")
         return value
 
-    finished = sum(t.state.is_finished() for t in study.trials)
-    remaining = max(n_trials - finished, 0) if spec.search_space is not None else max(1 - finished, 0)
+    waiting = optuna.trial.TrialState.WAITING
+    # a shared study also counts the trials other workers are running
+    taken = sum(t.state != waiting if shared else t.state.is_finished() for t in study.trials)
+    budget = n_trials if spec.search_space is not None else 1
+    remaining = max(budget - taken, 0)
+    callbacks = [optuna.study.MaxTrialsCallback(budget, states=None)] if shared else None
     started = time.perf_counter()
+    before = len(study.trials)
     if remaining:
-        study.optimize(objective, n_trials=remaining, timeout=timeout, catch=(Exception,))
-    seconds = time.perf_counter() - started
-    complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+        study.optimize(objective, n_trials=remaining, timeout=timeout, catch=(Exception,),
+                       callbacks=callbacks)
+    seconds = time.perf_counter() - started if remaining else _span_seconds(study.trials)
+    trials = study.trials
+    complete = [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE]
     if not complete:
         raise RuntimeError(errors[0] if errors else "no trial completed")
     best = study.best_trial
     return TuneResult(
         best_params=json.loads(best.user_attrs["params"]),
         best_value=float(best.value),
-        n_trials=len(study.trials),
+        n_trials=len(trials),
         seconds=seconds,
         trials=trials_table(study),
+        n_trials_here=sum(t.user_attrs.get("worker") == worker for t in trials[before:]),
     )
+
+
+def _span_seconds(trials: list[Any]) -> float:
+    starts = [t.datetime_start for t in trials if t.datetime_start is not None]
+    ends = [t.datetime_complete for t in trials if t.datetime_complete is not None]
+    return (max(ends) - min(starts)).total_seconds() if starts and ends else 0.0
 
 
 def trials_table(study: Any) -> pl.DataFrame:
@@ -155,6 +195,7 @@ def trials_table(study: Any) -> pl.DataFrame:
             "is_default": bool(t.user_attrs.get("default", False)),
             "params": t.user_attrs.get("params"),
             "n_iterations": t.user_attrs.get("n_iterations"),
+            "worker": t.user_attrs.get("worker"),
         }
         row.update({f"param_{k}": json.dumps(v) for k, v in t.params.items()})
         rows.append(row)

@@ -167,3 +167,40 @@ def test_plan_skips_models_without_task_support_and_time_splits_without_time(tmp
     assert [j.split_id for j in jobs] == ["random-0"]
     assert get_spec("d", [tmp_path]).task == "regression"
     assert get_model("dummy").task_types
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 4 MiB tmpfs (needs the right to mount, as root in CI); unmounted afterwards."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(disk)],
+                             capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {mounted.stderr.strip()}")
+    try:
+        yield disk
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], check=False)
+
+
+def test_full_disk_is_one_line_error_and_earlier_results_stay(small_disk, cli):
+    out = small_disk / "out"
+    config = ROOT / "configs" / "smoke.toml"
+    code, _, err = cli("run", config, "--out", out, "--models", "dummy")
+    assert code == 0, err
+    before = {f: f.stat().st_mtime_ns for f in (out / "results").glob("*.parquet")}
+    assert len(before) == 2
+    # fill the disk to the last byte
+    with (small_disk / "filler").open("wb") as filler, pytest.raises(OSError):
+        while True:
+            filler.write(b"\0" * 65536)
+            filler.flush()
+    code, _, err = cli("run", config, "--out", out, "--models", "dummy,linear")
+    assert code == 2
+    assert "could not write (No space left on device)" in err and str(out) in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+    after = {f: f.stat().st_mtime_ns for f in (out / "results").glob("*.parquet")}
+    assert after == before
+    assert not list((out / "results").glob(".*.tmp"))
+    assert set(read_results(out)["status"]) == {"ok"}

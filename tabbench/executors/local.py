@@ -1,6 +1,6 @@
-"""Executors run jobs and hand back their result rows; the runner writes the files.
+"""The ``local`` executor: jobs in child processes on this machine.
 
-``local`` runs each job in a fresh child process (from a forkserver that has the libraries
+It runs each job in a fresh child process (from a forkserver that has the libraries
 imported once), at most ``jobs`` at a time, so that a job over its time limit can be killed
 and becomes a ``timeout`` row, and a crashing job becomes a ``failed`` row.
 """
@@ -15,9 +15,12 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from multiprocessing.connection import Connection, wait
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tabbench.job import Job, run_job
+
+if TYPE_CHECKING:
+    from tabbench.datasets.dataset import Dataset
 
 _PRELOAD = ["tabbench.job", "tabbench.tuning", "tabbench.preprocess", "tabbench.splits",
             "numpy", "polars", "sklearn", "optuna"]
@@ -32,10 +35,9 @@ class _Running:
     started_at: datetime
 
 
-def _child(job: Job, conn: Connection) -> None:
+def _child(conn: Connection, fn: Any, args: tuple) -> None:
     _die_with_parent()
-    row, trials = run_job(job)
-    conn.send((row, trials))
+    conn.send(fn(*args))
     conn.close()
 
 
@@ -49,7 +51,8 @@ def _die_with_parent() -> None:
         pass
 
 
-def _closing_row(job: Job, status: str, error: str, started_at: datetime) -> dict[str, Any]:
+def closing_row(job: Job, status: str, error: str, started_at: datetime) -> dict[str, Any]:
+    """The row of a job that ended without a result of its own (``failed`` or ``timeout``)."""
     row = job.base_row()
     row.update(status=status, error=error, started_at=started_at, finished_at=datetime.now(UTC))
     return row
@@ -64,26 +67,31 @@ class LocalExecutor:
         self._context = mp.get_context("forkserver")
         self._context.set_forkserver_preload(_PRELOAD)
 
-    def run(self, jobs: Iterable[Job]) -> Iterator[tuple[Job, dict[str, Any], Any]]:
-        """Yield ``(job, row, trials)`` for each job as it finishes."""
+    def run(self, jobs: Iterable[Job], datasets: dict[tuple, Dataset] | None = None,
+            ) -> Iterator[tuple[Job, dict[str, Any], Any]]:
+        """Yield ``(job, row, trials)`` for each job as it finishes.
+
+        ``datasets`` maps ``(dataset_fingerprint, max_rows)`` to a dataset already in memory
+        (a Dask worker's scattered copy), handed to the job instead of reading its file.
+        """
         pending = list(jobs)
         pending.reverse()
         running: list[_Running] = []
+        datasets = datasets or {}
         try:
             while pending or running:
                 while pending and len(running) < self.jobs:
-                    running.append(self._start(pending.pop()))
+                    job = pending.pop()
+                    dataset = datasets.get((job.dataset_fingerprint, job.max_rows))
+                    running.append(self._start(job, dataset))
                 yield from self._collect(running)
         finally:
             for item in running:
                 item.process.kill()
                 item.process.join()
 
-    def _start(self, job: Job) -> _Running:
-        parent, child = self._context.Pipe(duplex=False)
-        process = self._context.Process(target=_child, args=(job, child), daemon=True)
-        process.start()
-        child.close()
+    def _start(self, job: Job, dataset: Dataset | None) -> _Running:
+        process, parent = _start_child(self._context, run_job, (job, dataset))
         deadline = time.monotonic() + self.time_limit if self.time_limit else None
         return _Running(job, process, parent, deadline, datetime.now(UTC))
 
@@ -102,18 +110,57 @@ class LocalExecutor:
                     item.process.join()
                     code = item.process.exitcode
                     error = f"the job's process died (exit code {code})"
-                    result = (item.job, _closing_row(item.job, "failed", error, item.started_at),
+                    result = (item.job, closing_row(item.job, "failed", error, item.started_at),
                               None)
             elif item.deadline is not None and now >= item.deadline:
                 item.process.kill()
                 error = f"over the time limit of {self.time_limit:g} s"
-                result = (item.job, _closing_row(item.job, "timeout", error, item.started_at),
+                result = (item.job, closing_row(item.job, "timeout", error, item.started_at),
                           None)
             if result is not None:
                 item.process.join()
                 item.conn.close()
                 running.remove(item)
                 yield result
+
+
+def _start_child(context: Any, fn: Any, args: tuple) -> tuple[Any, Connection]:
+    parent, child = context.Pipe(duplex=False)
+    process = context.Process(target=_child, args=(child, fn, args), daemon=True)
+    process.start()
+    child.close()
+    return process, parent
+
+
+class ChildTimeout(Exception):
+    """A call in a child process ran past its time limit and was killed."""
+
+
+class ChildDied(Exception):
+    """A child process died before returning its result."""
+
+
+def call_in_child(fn: Any, args: tuple, time_limit: float | None) -> Any:
+    """``fn(*args)`` in a fresh child process, killed after ``time_limit`` seconds.
+
+    Raises :class:`ChildTimeout` or :class:`ChildDied` (with the exit code); ``fn`` and
+    its arguments must be picklable.
+    """
+    context = mp.get_context("forkserver")
+    context.set_forkserver_preload(_PRELOAD)
+    process, conn = _start_child(context, fn, args)
+    try:
+        if not conn.poll(time_limit):
+            raise ChildTimeout(f"over the time limit of {time_limit:g} s")
+        try:
+            return conn.recv()
+        except (EOFError, OSError):
+            process.join()
+            raise ChildDied(f"the job's process died (exit code {process.exitcode})") from None
+    finally:
+        process.kill()
+        process.join()
+        conn.close()
 
 
 def cores() -> int:

@@ -1,0 +1,163 @@
+"""The Dask executor on a real ``LocalCluster``: same rows as local, lost workers, time
+limits, a killed driver, and trials of one study shared between workers (SQLite and a real
+PostgreSQL server when ``.ci/run`` started one)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from tabbench.config import BUDGETS, load_config
+from tabbench.exceptions import ConfigError
+from tabbench.leaderboard import read_results
+from tabbench.runner import run_benchmark
+from tabbench.schema import TIMING_COLUMNS
+
+dask = pytest.importorskip("dask")
+distributed = pytest.importorskip("distributed")
+
+ROOT = Path(__file__).resolve().parents[1]
+POSTGRES = os.environ.get("TABBENCH_TEST_POSTGRES")
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """Two single-threaded worker processes that may start child processes."""
+    # the setting must hold while the cluster lives: a nanny reads it when it restarts a worker
+    with (dask.config.set({"distributed.worker.daemon": False}),
+          distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                   dashboard_address=None) as local,
+          distributed.Client(local) as client):
+        yield local, client
+
+
+def smoke(out: Path, scheduler: str, **changes):
+    config = load_config(ROOT / "configs" / "smoke.toml")
+    return replace(config, out=out, executor="dask", scheduler=scheduler, threads=1, **changes)
+
+
+def test_dask_run_gives_the_rows_of_a_local_run(cluster, tmp_path):
+    local_cluster, _ = cluster
+    summary = run_benchmark(smoke(tmp_path / "dask", local_cluster.scheduler_address))
+    assert summary.counts == {"ok": 6}
+    local = replace(smoke(tmp_path / "local", local_cluster.scheduler_address),
+                    executor="local", scheduler=None, jobs=2)
+    run_benchmark(local)
+    on_dask = read_results(tmp_path / "dask").drop(TIMING_COLUMNS).sort("job_id")
+    on_local = read_results(tmp_path / "local").drop(TIMING_COLUMNS).sort("job_id")
+    assert on_dask.equals(on_local)
+
+
+def test_jobs_of_a_killed_worker_are_run_again(cluster, tmp_path):
+    local_cluster, client = cluster
+    config = smoke(tmp_path, local_cluster.scheduler_address,
+                   models=("dummy", "linear", "random-forest", "lightgbm"))
+    pids_before = set(client.run(os.getpid).values())
+    killed: list[int] = []
+
+    def kill_a_busy_worker(job, row) -> None:
+        if killed:
+            return
+        pids = client.run(os.getpid)
+        busy = [address for address, tasks in client.processing().items() if tasks]
+        if busy:
+            killed.append(pids[busy[0]])
+            os.kill(pids[busy[0]], signal.SIGKILL)
+
+    summary = run_benchmark(config, on_result=kill_a_busy_worker)
+    assert killed, "no worker was busy when the first result came back"
+    assert summary.counts == {"ok": summary.planned} and summary.planned == 8
+    results = read_results(tmp_path)
+    assert results.height == 8 and results["job_id"].n_unique() == 8
+    assert set(results["status"]) == {"ok"}
+    client.wait_for_workers(2, timeout=60)  # the nanny started a new worker process
+    assert killed[0] in pids_before and killed[0] not in set(client.run(os.getpid).values())
+
+
+def test_job_over_its_time_limit_becomes_timeout_row_on_dask(cluster, tmp_path):
+    local_cluster, _ = cluster
+    config = smoke(tmp_path, local_cluster.scheduler_address, models=("lightgbm",),
+                   splits=("random",), time_limit=0.05)
+    summary = run_benchmark(config)
+    assert summary.counts == {"timeout": 1}
+    assert read_results(tmp_path)["error"].str.contains("time limit").all()
+
+
+def _shared_tuning(tmp_path: Path, scheduler: str, storage: str) -> None:
+    budget = replace(BUDGETS.get("smoke"), name="smoke-6", n_trials=6, n_trials_gbdt=6)
+    config = smoke(tmp_path, scheduler, models=("lightgbm",), splits=("random",),
+                   budget=budget, storage=storage, tuning_workers=2)
+    summary = run_benchmark(config)
+    assert summary.counts == {"ok": 1}
+    row = read_results(tmp_path).row(0, named=True)
+    trials = pl.read_parquet(tmp_path / "trials" / f"{row['job_id']}.parquet")
+    assert row["n_trials"] == trials.height == 6
+    assert trials["is_default"].sum() == 1
+    assert trials["worker"].n_unique() == 2  # both tuning workers took trials of the study
+    assert row["val_score"] == trials.filter(pl.col("state") == "complete")["value"].max()
+
+
+def test_two_workers_tune_one_sqlite_study(cluster, tmp_path):
+    _shared_tuning(tmp_path, cluster[0].scheduler_address, f"sqlite:///{tmp_path}/optuna.db")
+
+
+@pytest.mark.skipif(not POSTGRES, reason="no PostgreSQL server: .ci/run starts one and sets "
+                                         "TABBENCH_TEST_POSTGRES")
+def test_two_workers_tune_one_postgresql_study(cluster, tmp_path):
+    import optuna
+
+    storage = optuna.storages.RDBStorage(POSTGRES)
+    for study in optuna.get_all_study_summaries(storage):  # each test run starts clean
+        optuna.delete_study(study_name=study.study_name, storage=storage)
+    _shared_tuning(tmp_path, cluster[0].scheduler_address, POSTGRES)
+
+
+def test_shared_tuning_needs_dask_and_a_shared_storage():
+    config = load_config(ROOT / "configs" / "smoke.toml")
+    with pytest.raises(ConfigError, match="tuning_workers = 2 needs executor 'dask' and a "
+                                          "shared Optuna storage"):
+        config.override(tuning_workers=2)
+    with pytest.raises(ConfigError, match="needs executor 'dask'"):
+        replace(config, scheduler="tcp://127.0.0.1:8786").validate("x")
+    assert config.override(scheduler="tcp://127.0.0.1:8786").executor == "dask"
+
+
+def test_unreachable_scheduler_is_one_line_error(cli, tmp_path):
+    with dask.config.set({"distributed.comm.timeouts.connect": "2s"}):
+        code, _, err = cli("run", ROOT / "configs" / "smoke.toml", "--out", tmp_path,
+                           "--scheduler", "tcp://127.0.0.1:9")
+    assert code == 2
+    assert "tcp://127.0.0.1:9: cannot connect to a Dask scheduler" in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.slow
+def test_killed_driver_resumes_on_the_same_cluster(cluster, tmp_path):
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "tabbench.cli", "run", str(ROOT / "configs" / "smoke.toml"),
+               "--out", str(out), "--models", "dummy,linear,lightgbm,random-forest",
+               "--scheduler", cluster[0].scheduler_address, "--threads", "1"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and len(list((out / "results").glob("*.parquet"))) < 2:
+        time.sleep(0.02)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    done = {f.name: f.stat().st_mtime_ns for f in (out / "results").glob("*.parquet")}
+    assert 2 <= len(done) < 8
+    finished = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert finished.returncode == 0, finished.stderr
+    assert f"{len(done)} already done" in finished.stdout
+    files = {f.name: f.stat().st_mtime_ns for f in (out / "results").glob("*.parquet")}
+    assert len(files) == 8
+    assert all(files[name] == mtime for name, mtime in done.items())
+    assert set(read_results(out)["status"]) == {"ok"}
