@@ -61,18 +61,9 @@ def test_jobs_of_a_killed_worker_are_run_again(cluster, tmp_path):
     config = smoke(tmp_path, local_cluster.scheduler_address,
                    models=("dummy", "linear", "random-forest", "lightgbm"))
     pids_before = set(client.run(os.getpid).values())
-    killed: list[int] = []
-
-    def kill_a_busy_worker(job, row) -> None:
-        if killed:
-            return
-        pids = client.run(os.getpid)
-        busy = [address for address, tasks in client.processing().items() if tasks]
-        if busy:
-            killed.append(pids[busy[0]])
-            os.kill(pids[busy[0]], signal.SIGKILL)
-
-    summary = run_benchmark(config, on_result=kill_a_busy_worker)
+    kill = _kill_a_busy_worker(client)
+    summary = run_benchmark(config, on_result=kill)
+    killed = kill.killed
     assert killed, "no worker was busy when the first result came back"
     assert summary.counts == {"ok": summary.planned} and summary.planned == 8
     results = read_results(tmp_path)
@@ -80,6 +71,39 @@ def test_jobs_of_a_killed_worker_are_run_again(cluster, tmp_path):
     assert set(results["status"]) == {"ok"}
     client.wait_for_workers(2, timeout=60)  # the nanny started a new worker process
     assert killed[0] in pids_before and killed[0] not in set(client.run(os.getpid).values())
+
+
+def _kill_a_busy_worker(client) -> list[int]:
+    """An ``on_result`` callback that SIGKILLs, once, a worker that has a job to run."""
+    killed: list[int] = []
+
+    def callback(job, row) -> None:
+        busy = [address for address, tasks in client.processing().items() if tasks]
+        if busy and not killed:
+            pid = client.run(os.getpid, workers=[busy[0]])[busy[0]]
+            killed.append(pid)
+            os.kill(pid, signal.SIGKILL)
+
+    callback.killed = killed
+    return callback
+
+
+def test_job_that_keeps_losing_its_worker_becomes_failed_row(tmp_path):
+    # a scheduler that allows no lost worker per task: the first loss is final
+    with (dask.config.set({"distributed.worker.daemon": False,
+                           "distributed.scheduler.allowed-failures": 0}),
+          distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                   dashboard_address=None) as local,
+          distributed.Client(local) as client):
+        kill = _kill_a_busy_worker(client)
+        config = smoke(tmp_path, local.scheduler_address, splits=("random",),
+                       models=("dummy", "linear", "lightgbm", "random-forest"))
+        summary = run_benchmark(config, on_result=kill)
+    assert kill.killed
+    assert summary.counts["failed"] >= 1 and sum(summary.counts.values()) == 4
+    failed = read_results(tmp_path).filter(pl.col("status") == "failed")
+    assert failed["error"].str.contains("lost with its Dask worker").all()
+    assert failed["error"].str.contains("KilledWorker").all()
 
 
 def test_job_over_its_time_limit_becomes_timeout_row_on_dask(cluster, tmp_path):

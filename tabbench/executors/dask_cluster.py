@@ -3,8 +3,9 @@
 The driver (``tabbench run``) keeps the plan and writes every result file itself, so
 workers need no shared filesystem, only tabbench installed. Each dataset is scattered to
 the workers once and every job of it refers to that copy. A job whose worker is lost
-(killed, out of memory, network gone) is submitted again, at most ``retries`` times, then
-it becomes a ``failed`` row; the driver writes one file per job id, so a job run twice
+(killed, out of memory, network gone) is run again on another worker by the Dask scheduler
+itself, up to its ``distributed.scheduler.allowed-failures`` (3 by default); after that it
+becomes a ``failed`` row. The driver writes one file per job id, so a job that ran twice
 never gives two rows.
 
 On a worker each job runs in a fresh child process, as with the local executor, so a
@@ -91,12 +92,10 @@ class DaskExecutor:
     """
 
     def __init__(self, scheduler: str | None, *, workers: int = 2,
-                 time_limit: float | None = None, retries: int = 2,
-                 tuning_workers: int = 1) -> None:
+                 time_limit: float | None = None, tuning_workers: int = 1) -> None:
         self.scheduler = scheduler
         self.workers = workers
         self.time_limit = time_limit
-        self.retries = retries
         self.tuning_workers = tuning_workers
 
     def run(self, jobs: Iterable[Job]) -> Iterator[Result]:
@@ -134,7 +133,7 @@ class DaskExecutor:
                           "start workers with DASK_DISTRIBUTED__WORKER__DAEMON=False",
                           TabbenchWarning, stacklevel=3)
         datasets = self._scatter(client, jobs)
-        futures: dict[Any, tuple[Job, int]] = {}
+        futures: dict[Any, Job] = {}
         finished = as_completed()
         try:
             for position, job in enumerate(jobs):
@@ -143,24 +142,16 @@ class DaskExecutor:
                 tuners = self._submit_tuners(client, job, data, priority)
                 future = client.submit(run_on_worker, "job", job, data, self.time_limit, 0,
                                        *tuners, pure=False, priority=priority)
-                futures[future] = (job, 0)
+                futures[future] = job
                 finished.add(future)
             for future in finished:
-                job, attempt = futures.pop(future)
+                job = futures.pop(future)
                 if future.status == "finished":
                     row, trials = future.result()
                     yield job, row, trials
                     continue
-                error = future.exception()
-                if attempt < self.retries:
-                    retry = client.submit(run_on_worker, "job", job,
-                                          datasets[(job.dataset_fingerprint, job.max_rows)],
-                                          self.time_limit, pure=False, priority=len(jobs) + 1)
-                    futures[retry] = (job, attempt + 1)
-                    finished.add(retry)
-                    continue
-                message = (f"lost {attempt + 1} times with its Dask worker "
-                           f"({type(error).__name__}: {error})")
+                error = future.exception()  # KilledWorker: lost with its worker too often
+                message = f"lost with its Dask worker ({type(error).__name__}: {error})"
                 yield job, closing_row(job, "failed", message, datetime.now(UTC)), None
         finally:
             client.cancel(list(futures))
