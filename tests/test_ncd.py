@@ -120,6 +120,17 @@ def test_ncd_method_conformance(name):
         build(name, n_unlabelled + 1).fit(task.X, task.y)
 
 
+@pytest.mark.parametrize("name", ["ncd-kmeans", "ncd-spectral"])
+def test_estimate_k_ignores_the_k_the_model_was_fitted_with(name):
+    # usable instead of a given k: each candidate is judged in the representation the
+    # method builds for it (ncd-spectral: n_known + k eigenvectors), not the fitted one
+    task = blobs_task()
+    estimates = [estimate_k(build(name, n_novel).fit(task.X, task.y), k_max=5)
+                 for n_novel in (2, 4)]
+    assert estimates[0][0] == estimates[1][0] == task.n_novel
+    assert estimates[0][1] == pytest.approx(estimates[1][1], abs=1e-9)
+
+
 # --- done-when on digits -----------------------------------------------------------------------
 
 
@@ -138,6 +149,17 @@ def test_ncd_kmeans_estimates_five_novel_classes_on_digits():
                    estimate=True, k_max=8)
     assert rows[0]["metric_k_hat"] == 5
     assert rows[0]["metric_acc"] >= 0.90
+
+
+def test_ncd_spectral_estimates_five_novel_classes_on_digits_on_every_seed():
+    X, y = load_ncd_data("digits")
+    for seed in (0, 1):
+        task = make_task(X, y, [0, 3, 5, 6, 7], seed=seed, dataset="digits")
+        # fitted with the true k, as the runner does: the estimate must not lean on it
+        model = build("ncd-spectral", task.n_novel, seed).fit(task.X, task.y)
+        k_hat, scores = estimate_k(model, k_max=8)
+        assert k_hat == 5, (seed, scores)
+        assert cluster_accuracy(task.novel_labels(), model.labels_[task.is_test]) >= 0.95
 
 
 # --- CLI and leaderboard -----------------------------------------------------------------------

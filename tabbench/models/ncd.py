@@ -11,8 +11,9 @@ clusters live in (used to estimate the number of novel classes by silhouette).
   k-means++-style away from all centroids chosen so far; Lloyd iterations move only the
   novel centroids, on the unlabelled rows; restarts keep the lowest inertia.
 * ``ncd-spectral`` — Gaussian affinity over all rows (bandwidth: the longest edge of the
-  minimum spanning tree, times a tunable factor), normalized-Laplacian eigenvectors, then
-  ``ncd-kmeans`` in that embedding.
+  minimum spanning tree, times a tunable factor), its ``n_known + k`` leading
+  normalized-Laplacian eigenvectors for k novel classes, then ``ncd-kmeans`` in that
+  embedding.
 * ``pbn`` — an autoencoder whose L2-normalized latent also feeds a classifier of the known
   classes (torch, imported inside ``fit``); k-means on the normalized latent.
 """
@@ -118,14 +119,24 @@ class _Clusterer:
         return self.recluster(self.n_novel)
 
     def recluster(self, n_novel: int) -> _Clusterer:
-        """Cluster the unlabelled rows again into ``n_novel`` clusters, same embedding."""
+        """Cluster the unlabelled rows again into ``n_novel`` clusters.
+
+        The representation is the one the method builds for ``n_novel`` novel classes: the
+        same as ``fit``'s for most methods; ``ncd-spectral`` keeps ``n_known + n_novel``
+        eigenvectors, so ``embedding_`` changes with ``n_novel`` (the affinity does not).
+        """
         self.n_novel = n_novel
+        self.embedding_ = self._represent(n_novel)
         U = self.embedding_[self.y_ < 0]
         self.labels_, self.cluster_centers_, self.inertia_ = self._cluster(U, self.y_)
         return self
 
     def _embed(self, X: np.ndarray, y: np.ndarray) -> np.ndarray:
         return _standardize(X)
+
+    def _represent(self, n_novel: int) -> np.ndarray:
+        """The representation for ``n_novel`` novel classes; by default ``fit``'s, whatever k."""
+        return self.embedding_
 
     def _cluster(self, U: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
         known = _class_means(self.embedding_, y)
@@ -152,7 +163,6 @@ class NCDSpectral(_Clusterer):
     """``ncd-kmeans`` in a normalized-Laplacian spectral embedding of all rows."""
 
     def _embed(self, X: np.ndarray, y: np.ndarray) -> np.ndarray:
-        from scipy.linalg import eigh
         from scipy.sparse.csgraph import minimum_spanning_tree
         from scipy.spatial.distance import pdist, squareform
 
@@ -163,11 +173,28 @@ class NCDSpectral(_Clusterer):
         W = np.exp(-(dist**2) / (2.0 * max(sigma, 1e-12) ** 2))
         np.fill_diagonal(W, 0.0)
         d = 1.0 / np.sqrt(np.maximum(W.sum(1), 1e-12))
-        A = d[:, None] * W * d[None, :]  # I - A is the normalized Laplacian
-        n_known = len(np.unique(y[y >= 0]))
-        m = int(self.params.get("n_components", 0)) or n_known + self.n_novel
+        self._affinity = d[:, None] * W * d[None, :]  # I - A is the normalized Laplacian
+        self._n_known = len(np.unique(y[y >= 0]))
+        self._vectors = np.empty((len(X), 0))  # leading eigenvectors, widest computed so far
+        return self._eigen_embedding(self.n_novel)
+
+    def _represent(self, n_novel: int) -> np.ndarray:
+        return self._eigen_embedding(n_novel)
+
+    def _eigen_embedding(self, n_novel: int) -> np.ndarray:
+        """Rows of the ``n_known + n_novel`` leading eigenvectors (or ``n_components``), unit norm.
+
+        One eigenvector per class, as spectral clustering does: a candidate k is judged in
+        the embedding the method would use for k, never in the one built for another k.
+        """
+        from scipy.linalg import eigh
+
+        A = self._affinity
+        m = int(self.params.get("n_components", 0)) or self._n_known + n_novel
         m = min(m, len(A) - 1)
-        _, vectors = eigh(A, subset_by_index=[len(A) - m, len(A) - 1])
+        if self._vectors.shape[1] < m:
+            self._vectors = eigh(A, subset_by_index=[len(A) - m, len(A) - 1])[1]
+        vectors = self._vectors[:, self._vectors.shape[1] - m:]
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         return vectors / np.where(norms > 0, norms, 1.0)
 
