@@ -11,7 +11,9 @@ GPU), this trains for a few epochs on the training part of the flights time spli
   (libraries and thread pools loaded; ``VmHWM`` reset through ``/proc/self/clear_refs``
   before the fit, ``ru_maxrss`` where that is not possible); on CUDA, ``torch.cuda.max_memory_allocated`` (the training matrix copied
   to the GPU included);
-* **× X_train**: that peak over the size of the training matrix (target: <= 2).
+* **× X_train**: that peak over the size of the training matrix (target: <= 2);
+* **predict MB**: the same growth during ``predict_proba`` on the validation rows (on CUDA,
+  the peak allocated during it) -- what a fit with validation adds after every epoch.
 
 Every measurement runs in a fresh child process (so peaks do not mix), the models and
 devices interleaved (A B C D, A B C D, …); medians over the repetitions are printed.
@@ -75,6 +77,21 @@ def _rss_kib(field: str) -> int | None:
     return None
 
 
+def _reset_peak() -> bool:
+    """Reset ``VmHWM`` to the current RSS; false where the kernel does not allow it."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
+
+
+def _peak_since(reset: bool, before_kib: int | None) -> float:
+    """MB the process's peak RSS grew by since ``before_kib`` was read."""
+    after_kib = _rss_kib("VmHWM") if reset else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return max(0, (after_kib or 0) - (before_kib or 0)) / 1024
+
+
 def child(folder: Path, model: str, device: str, epochs: int, threads: int) -> None:
     """One measurement; prints one JSON line."""
     from tabbench.models.base import FitContext, get_model
@@ -98,11 +115,7 @@ def child(folder: Path, model: str, device: str, epochs: int, threads: int) -> N
     # warm-up on a few rows: libraries, kernels and thread pools are loaded before the baseline
     spec.build({**params, "max_epochs": 1}, context).fit(X_train[:1024], y_train[:1024])
     estimator = spec.build(params, context)
-    reset = True
-    try:
-        Path("/proc/self/clear_refs").write_text("5")  # resets VmHWM to the current RSS
-    except OSError:
-        reset = False
+    reset = _reset_peak()
     before_kib = _rss_kib("VmRSS") if reset else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     started = time.perf_counter()
     estimator.fit(X_train, y_train)
@@ -111,17 +124,27 @@ def child(folder: Path, model: str, device: str, epochs: int, threads: int) -> N
     fit_seconds = time.perf_counter() - started
     if device == "cuda":
         peak = torch.cuda.max_memory_allocated() / 2**20
+        allocated = torch.cuda.memory_allocated()
+        torch.cuda.reset_peak_memory_stats()
     else:
-        after_kib = _rss_kib("VmHWM") if reset else resource.getrusage(
-            resource.RUSAGE_SELF).ru_maxrss
-        peak = max(0, (after_kib or 0) - (before_kib or 0)) / 1024
+        peak = _peak_since(reset, before_kib)
+        reset = _reset_peak()
+        before_kib = (_rss_kib("VmRSS") if reset
+                      else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
     started = time.perf_counter()
     estimator.predict_proba(X_val)
+    if device == "cuda":
+        torch.cuda.synchronize()
     predict_seconds = time.perf_counter() - started
+    if device == "cuda":
+        predict_peak = (torch.cuda.max_memory_allocated() - allocated) / 2**20
+    else:
+        predict_peak = _peak_since(reset, before_kib)
     print(json.dumps({
         "model": model, "device": estimator.device_, "epochs": estimator.n_epochs_,
         "train_rows_per_s": X_train.shape[0] * estimator.n_epochs_ / fit_seconds,
         "predict_rows_per_s": X_val.shape[0] / predict_seconds, "peak_mb": peak,
+        "predict_peak_mb": predict_peak,
         "fit_seconds": fit_seconds,
     }))
 
@@ -175,7 +198,7 @@ def main() -> None:
                     results.setdefault((model, row["device"]), []).append(row)
 
     header = (f"{'model':<9} {'device':<6} {'train rows/s':>13} {'predict rows/s':>15} "
-              f"{'peak MB':>9} {'x X_train':>10}")
+              f"{'peak MB':>9} {'x X_train':>10} {'predict MB':>11}")
     print(header)
     for model in models:
         for device in devices:
@@ -185,8 +208,9 @@ def main() -> None:
             train = statistics.median(r["train_rows_per_s"] for r in rows)
             predict = statistics.median(r["predict_rows_per_s"] for r in rows)
             peak = statistics.median(r["peak_mb"] for r in rows)
+            predict_peak = statistics.median(r["predict_peak_mb"] for r in rows)
             print(f"{model:<9} {device:<6} {train:>13,.0f} {predict:>15,.0f} {peak:>9.1f} "
-                  f"{peak / shape['mb']:>10.2f}")
+                  f"{peak / shape['mb']:>10.2f} {predict_peak:>11.1f}")
     if len(devices) > 1:
         print("GPU speed-up (train rows/s, cuda / cpu):")
         for model in models:

@@ -246,6 +246,89 @@ def test_batch_sizes():
     assert [train_batch_size(n) for n in (100, 260, 1000, 2048, 100_000, 200_000, 10**6)] == [
         32, 32, 64, 256, 256, 512, 1024]
 
+    from tabbench.models.nn_train import TRAIN_ACTIVATION_BYTES, micro_batches
+
+    assert micro_batches(256, TRAIN_ACTIVATION_BYTES / 64) == 4  # 64 rows fit the budget
+    assert micro_batches(256, TRAIN_ACTIVATION_BYTES / 256) == 1
+    assert micro_batches(256, TRAIN_ACTIVATION_BYTES * 2) == 256  # one row at a time
+
+
+def _network(name: str, data: PreparedData, **params):
+    import torch
+
+    from tabbench.models import nn_modules
+    from tabbench.models.nn import _defaults, _layout
+
+    torch.manual_seed(0)
+    d_out = data.context.n_classes or 1
+    return nn_modules.build_network(name, {**_defaults(name), **SMALL, **params},
+                                    _layout(data.X_train, data.context), d_out)
+
+
+def test_micro_batches_add_up_to_the_mini_batch_gradient():
+    import torch
+
+    from tabbench.models.nn_train import backward
+
+    data = prepared("multiclass")
+    network = _network("tabm", data, dropout=0.0)
+    X, y = torch.from_numpy(data.X_train), torch.as_tensor(data.y_train)
+    rows = torch.arange(100)
+    grads = []
+    for parts in (1, 3):
+        network.zero_grad(set_to_none=True)
+        backward(network, X, y, rows, parts, classification=True)
+        grads.append([p.grad.clone() for p in network.parameters()])
+    for whole, split in zip(*grads, strict=True):
+        torch.testing.assert_close(split, whole, rtol=1e-4, atol=1e-7)
+
+
+def test_activation_measurements_see_tabms_members_and_change_nothing():
+    import torch
+
+    from tabbench.models.nn_train import (
+        EVAL_ELEMENTS,
+        eval_batch_size,
+        saved_bytes_per_row,
+        widest_activation,
+    )
+
+    data = prepared()
+    X = torch.from_numpy(data.X_train[:8])
+    mlp, tabm = _network("mlp", data), _network("tabm", data)
+    assert saved_bytes_per_row(tabm, X) > 16 * saved_bytes_per_row(mlp, X)  # k = 32 members
+    assert widest_activation(tabm, X) >= 32 * SMALL["d_block"]
+    assert eval_batch_size(widest_activation(tabm, X)) * widest_activation(tabm, X) <= (
+        EVAL_ELEMENTS)
+    resnet = _network("resnet", data)
+    buffers = [b.clone() for b in resnet.buffers()]
+    rng = torch.get_rng_state()
+    assert saved_bytes_per_row(resnet, X) > 0 and widest_activation(resnet, X) > 0
+    assert torch.equal(torch.get_rng_state(), rng)  # the probe's dropout drew nothing
+    assert all(torch.equal(a, b) for a, b in zip(resnet.buffers(), buffers, strict=True))
+    assert resnet.training  # the mode is restored
+
+
+def test_a_small_budget_splits_tabm_but_never_batchnorm(monkeypatch):
+    from tabbench.models import nn_train
+
+    monkeypatch.setattr(nn_train, "TRAIN_ACTIVATION_BYTES", 64 << 10)
+    parts: dict[str, set[int]] = {}
+    backward = nn_train.backward
+
+    def spy(network, *args, **kwargs):
+        parts.setdefault(type(network.body).__name__, set()).add(args[3])
+        return backward(network, *args, **kwargs)
+
+    monkeypatch.setattr(nn_train, "backward", spy)
+    data = prepared()
+    first, second = (fit("tabm", data, seed=3) for _ in range(2))
+    assert min(parts["TabM"]) > 1
+    assert output(first, data).tobytes() == output(second, data).tobytes()  # still bitwise
+    assert score("roc_auc", data.y_test, output(first, data)) > 0.7
+    fit("resnet", data)
+    assert parts["ResNet"] == {1}
+
 
 # --- the nn preprocessing ------------------------------------------------------------------
 
