@@ -250,7 +250,8 @@ def rank_features(
     dataset: Annotated[str, typer.Argument(help="A registered dataset.")],
     split: Annotated[str | None, typer.Option(
         help="Split id (default time-0, or random-0 without a time column).")] = None,
-    method: Annotated[str, typer.Option(help="mi, mi-corrected or 3mr.")] = "mi-corrected",
+    method: Annotated[str, typer.Option(
+        help="mi, mi-corrected, mi-heldout or 3mr.")] = "mi-corrected",
     top: Annotated[int, typer.Option(help="Features shown in the table and the chart.")] = 20,
     interactions: Annotated[int, typer.Option(
         help="Score feature combinations up to this order (1 = none, 2, 3).")] = 1,

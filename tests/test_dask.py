@@ -1,6 +1,11 @@
 """The Dask executor on a real ``LocalCluster``: same rows as local, lost workers, time
 limits, a killed driver, and trials of one study shared between workers (SQLite and a real
-PostgreSQL server when ``.ci/run`` started one)."""
+PostgreSQL server when ``.ci/run`` started one).
+
+The tests that kill a worker come last: a restarted worker starts cold (its forkserver
+imports the libraries again), which would let the other worker take every trial of a
+shared study before it is ready.
+"""
 
 from __future__ import annotations
 
@@ -56,6 +61,63 @@ def test_dask_run_gives_the_rows_of_a_local_run(cluster, tmp_path):
     assert on_dask.equals(on_local)
 
 
+def test_job_over_its_time_limit_becomes_timeout_row_on_dask(cluster, tmp_path):
+    local_cluster, _ = cluster
+    config = smoke(tmp_path, local_cluster.scheduler_address, models=("lightgbm",),
+                   splits=("random",), time_limit=0.05)
+    summary = run_benchmark(config)
+    assert summary.counts == {"timeout": 1}
+    assert read_results(tmp_path)["error"].str.contains("time limit").all()
+
+
+def _shared_tuning(tmp_path: Path, scheduler: str, storage: str) -> None:
+    budget = replace(BUDGETS.get("smoke"), name="smoke-8", n_trials=8, n_trials_gbdt=8)
+    config = smoke(tmp_path, scheduler, models=("lightgbm",), splits=("random",),
+                   budget=budget, storage=storage, tuning_workers=2)
+    summary = run_benchmark(config)
+    assert summary.counts == {"ok": 1}
+    row = read_results(tmp_path).row(0, named=True)
+    trials = pl.read_parquet(tmp_path / "trials" / f"{row['job_id']}.parquet")
+    assert row["n_trials"] == trials.height == 8
+    assert trials["is_default"].sum() == 1
+    assert trials["worker"].n_unique() == 2  # both tuning workers took trials of the study
+    assert row["val_score"] == trials.filter(pl.col("state") == "complete")["value"].max()
+
+
+def test_two_workers_tune_one_sqlite_study(cluster, tmp_path):
+    _shared_tuning(tmp_path, cluster[0].scheduler_address, f"sqlite:///{tmp_path}/optuna.db")
+
+
+@pytest.mark.skipif(not POSTGRES, reason="no PostgreSQL server: .ci/run starts one and sets "
+                                         "TABBENCH_TEST_POSTGRES")
+def test_two_workers_tune_one_postgresql_study(cluster, tmp_path):
+    import optuna
+
+    storage = optuna.storages.RDBStorage(POSTGRES)
+    for study in optuna.get_all_study_summaries(storage):  # each test run starts clean
+        optuna.delete_study(study_name=study.study_name, storage=storage)
+    _shared_tuning(tmp_path, cluster[0].scheduler_address, POSTGRES)
+
+
+def test_shared_tuning_needs_dask_and_a_shared_storage():
+    config = load_config(ROOT / "configs" / "smoke.toml")
+    with pytest.raises(ConfigError, match="tuning_workers = 2 needs executor 'dask' and a "
+                                          "shared Optuna storage"):
+        config.override(tuning_workers=2)
+    with pytest.raises(ConfigError, match="needs executor 'dask'"):
+        replace(config, scheduler="tcp://127.0.0.1:8786").validate("x")
+    assert config.override(scheduler="tcp://127.0.0.1:8786").executor == "dask"
+
+
+def test_unreachable_scheduler_is_one_line_error(cli, tmp_path):
+    with dask.config.set({"distributed.comm.timeouts.connect": "2s"}):
+        code, _, err = cli("run", ROOT / "configs" / "smoke.toml", "--out", tmp_path,
+                           "--scheduler", "tcp://127.0.0.1:9")
+    assert code == 2
+    assert "tcp://127.0.0.1:9: cannot connect to a Dask scheduler" in err
+    assert "Traceback" not in err
+
+
 def test_jobs_of_a_killed_worker_are_run_again(cluster, tmp_path):
     local_cluster, client = cluster
     config = smoke(tmp_path, local_cluster.scheduler_address,
@@ -104,63 +166,6 @@ def test_job_that_keeps_losing_its_worker_becomes_failed_row(tmp_path):
     failed = read_results(tmp_path).filter(pl.col("status") == "failed")
     assert failed["error"].str.contains("lost with its Dask worker").all()
     assert failed["error"].str.contains("KilledWorker").all()
-
-
-def test_job_over_its_time_limit_becomes_timeout_row_on_dask(cluster, tmp_path):
-    local_cluster, _ = cluster
-    config = smoke(tmp_path, local_cluster.scheduler_address, models=("lightgbm",),
-                   splits=("random",), time_limit=0.05)
-    summary = run_benchmark(config)
-    assert summary.counts == {"timeout": 1}
-    assert read_results(tmp_path)["error"].str.contains("time limit").all()
-
-
-def _shared_tuning(tmp_path: Path, scheduler: str, storage: str) -> None:
-    budget = replace(BUDGETS.get("smoke"), name="smoke-6", n_trials=6, n_trials_gbdt=6)
-    config = smoke(tmp_path, scheduler, models=("lightgbm",), splits=("random",),
-                   budget=budget, storage=storage, tuning_workers=2)
-    summary = run_benchmark(config)
-    assert summary.counts == {"ok": 1}
-    row = read_results(tmp_path).row(0, named=True)
-    trials = pl.read_parquet(tmp_path / "trials" / f"{row['job_id']}.parquet")
-    assert row["n_trials"] == trials.height == 6
-    assert trials["is_default"].sum() == 1
-    assert trials["worker"].n_unique() == 2  # both tuning workers took trials of the study
-    assert row["val_score"] == trials.filter(pl.col("state") == "complete")["value"].max()
-
-
-def test_two_workers_tune_one_sqlite_study(cluster, tmp_path):
-    _shared_tuning(tmp_path, cluster[0].scheduler_address, f"sqlite:///{tmp_path}/optuna.db")
-
-
-@pytest.mark.skipif(not POSTGRES, reason="no PostgreSQL server: .ci/run starts one and sets "
-                                         "TABBENCH_TEST_POSTGRES")
-def test_two_workers_tune_one_postgresql_study(cluster, tmp_path):
-    import optuna
-
-    storage = optuna.storages.RDBStorage(POSTGRES)
-    for study in optuna.get_all_study_summaries(storage):  # each test run starts clean
-        optuna.delete_study(study_name=study.study_name, storage=storage)
-    _shared_tuning(tmp_path, cluster[0].scheduler_address, POSTGRES)
-
-
-def test_shared_tuning_needs_dask_and_a_shared_storage():
-    config = load_config(ROOT / "configs" / "smoke.toml")
-    with pytest.raises(ConfigError, match="tuning_workers = 2 needs executor 'dask' and a "
-                                          "shared Optuna storage"):
-        config.override(tuning_workers=2)
-    with pytest.raises(ConfigError, match="needs executor 'dask'"):
-        replace(config, scheduler="tcp://127.0.0.1:8786").validate("x")
-    assert config.override(scheduler="tcp://127.0.0.1:8786").executor == "dask"
-
-
-def test_unreachable_scheduler_is_one_line_error(cli, tmp_path):
-    with dask.config.set({"distributed.comm.timeouts.connect": "2s"}):
-        code, _, err = cli("run", ROOT / "configs" / "smoke.toml", "--out", tmp_path,
-                           "--scheduler", "tcp://127.0.0.1:9")
-    assert code == 2
-    assert "tcp://127.0.0.1:9: cannot connect to a Dask scheduler" in err
-    assert "Traceback" not in err
 
 
 @pytest.mark.slow

@@ -4,8 +4,9 @@
     Columns → small integer codes (quantile bins for numbers, missing as its own code).
 ``outrank``
     Mutual information from ``bincount`` contingency tables, its cardinality correction,
-    3MR selection, interactions, the :data:`~tabbench.features.outrank.RANKERS` registry
-    (``mi``, ``mi-corrected``, ``3mr``) and the ranking outputs.
+    3MR selection, held-out information, interactions, the
+    :data:`~tabbench.features.outrank.RANKERS` registry (``mi``, ``mi-corrected``,
+    ``mi-heldout``, ``3mr``) and the ranking outputs.
 ``quality``
     Per-feature data-quality checks (coverage, cardinality, constant, duplicates, id-like
     columns, suspected target leaks).
@@ -25,6 +26,7 @@ from tabbench.features.outrank import (
     RANKERS,
     Ranker,
     Ranking,
+    heldout_information,
     mutual_information,
     rank_dataset,
     rank_features,
@@ -40,6 +42,7 @@ __all__ = [
     "Ranker",
     "Ranking",
     "evaluate_top_k",
+    "heldout_information",
     "mutual_information",
     "rank_dataset",
     "rank_features",
