@@ -46,3 +46,46 @@ def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture):
         return code, captured.out, captured.err
 
     return run
+
+
+@pytest.fixture
+def kill_driver_and_resume(tmp_path: Path):
+    """Run ``tabbench run <smoke config> --models <4 models> EXTRA`` in a subprocess, SIGKILL
+    it once 2 results exist, run it again, and check that nothing was lost or duplicated."""
+    import signal
+    import subprocess
+    import time
+
+    import polars as pl
+
+    from tabbench.leaderboard import read_results
+
+    root = Path(__file__).resolve().parents[1]
+
+    def run(*extra: str) -> None:
+        out = tmp_path / "out"
+        command = [sys.executable, "-m", "tabbench.cli", "run",
+                   str(root / "configs" / "smoke.toml"), "--out", str(out),
+                   "--models", "dummy,linear,lightgbm,random-forest", *extra]
+        env = {**os.environ, "PYTHONPATH": str(root)}
+        process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and len(list((out / "results").glob("*.parquet"))) < 2:
+            time.sleep(0.02)
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        done = {f.name: f.stat().st_mtime_ns for f in (out / "results").glob("*.parquet")}
+        assert 2 <= len(done) < 8
+        for file in (out / "results").glob("*.parquet"):
+            pl.read_parquet(file)
+        finished = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+        assert finished.returncode == 0, finished.stderr
+        assert f"{len(done)} already done" in finished.stdout
+        files = {f.name: f.stat().st_mtime_ns for f in (out / "results").glob("*.parquet")}
+        assert len(files) == 8
+        assert all(files[name] == mtime for name, mtime in done.items())
+        assert not list((out / "results").glob(".*.tmp"))
+        assert set(read_results(out)["status"]) == {"ok"}
+
+    return run

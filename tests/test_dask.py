@@ -11,9 +11,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
-import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -169,24 +166,5 @@ def test_job_that_keeps_losing_its_worker_becomes_failed_row(tmp_path):
 
 
 @pytest.mark.slow
-def test_killed_driver_resumes_on_the_same_cluster(cluster, tmp_path):
-    out = tmp_path / "out"
-    command = [sys.executable, "-m", "tabbench.cli", "run", str(ROOT / "configs" / "smoke.toml"),
-               "--out", str(out), "--models", "dummy,linear,lightgbm,random-forest",
-               "--scheduler", cluster[0].scheduler_address, "--threads", "1"]
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and len(list((out / "results").glob("*.parquet"))) < 2:
-        time.sleep(0.02)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    done = {f.name: f.stat().st_mtime_ns for f in (out / "results").glob("*.parquet")}
-    assert 2 <= len(done) < 8
-    finished = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
-    assert finished.returncode == 0, finished.stderr
-    assert f"{len(done)} already done" in finished.stdout
-    files = {f.name: f.stat().st_mtime_ns for f in (out / "results").glob("*.parquet")}
-    assert len(files) == 8
-    assert all(files[name] == mtime for name, mtime in done.items())
-    assert set(read_results(out)["status"]) == {"ok"}
+def test_killed_driver_resumes_on_the_same_cluster(cluster, kill_driver_and_resume):
+    kill_driver_and_resume("--scheduler", cluster[0].scheduler_address, "--threads", "1")

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
-import sys
-import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -131,29 +127,8 @@ def test_job_over_time_limit_becomes_timeout_row(tmp_path):
 
 
 @pytest.mark.slow
-def test_killed_driver_resumes_with_nothing_lost(tmp_path):
-    out = tmp_path / "out"
-    command = [sys.executable, "-m", "tabbench.cli", "run", str(ROOT / "configs" / "smoke.toml"),
-               "--out", str(out), "--models", "dummy,linear,lightgbm,random-forest"]
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and len(list((out / "results").glob("*.parquet"))) < 2:
-        time.sleep(0.05)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    done = {f.name: f.stat().st_mtime_ns for f in (out / "results").glob("*.parquet")}
-    assert 2 <= len(done) < 8
-    for file in (out / "results").glob("*.parquet"):
-        pl.read_parquet(file)
-    finished = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
-    assert finished.returncode == 0, finished.stderr
-    assert f"{len(done)} already done" in finished.stdout
-    files = {f.name: f.stat().st_mtime_ns for f in (out / "results").glob("*.parquet")}
-    assert len(files) == 8
-    assert all(files[name] == mtime for name, mtime in done.items())
-    assert not list((out / "results").glob("*.tmp"))
-    assert set(read_results(out)["status"]) == {"ok"}
+def test_killed_driver_resumes_with_nothing_lost(kill_driver_and_resume):
+    kill_driver_and_resume()
 
 
 def test_plan_skips_models_without_task_support_and_time_splits_without_time(tmp_path):
