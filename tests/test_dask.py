@@ -58,6 +58,14 @@ def test_dask_run_gives_the_rows_of_a_local_run(cluster, tmp_path):
     assert on_dask.equals(on_local)
 
 
+def test_dask_executor_without_scheduler_starts_its_own_cluster(tmp_path):
+    config = replace(smoke(tmp_path, None, models=("dummy",), splits=("random",)), jobs=2)
+    assert config.executor == "dask" and config.scheduler is None
+    summary = run_benchmark(config)
+    assert summary.counts == {"ok": 1}
+    assert read_results(tmp_path)["status"].to_list() == ["ok"]
+
+
 def test_job_over_its_time_limit_becomes_timeout_row_on_dask(cluster, tmp_path):
     local_cluster, _ = cluster
     config = smoke(tmp_path, local_cluster.scheduler_address, models=("lightgbm",),
