@@ -162,6 +162,21 @@ def test_ncd_spectral_estimates_five_novel_classes_on_digits_on_every_seed():
         assert cluster_accuracy(task.novel_labels(), model.labels_[task.is_test]) >= 0.95
 
 
+@pytest.mark.slow
+def test_pbn_estimate_averages_the_curves_of_five_fits_on_digits():
+    from tabbench.ncd.estimate import ESTIMATE_FITS, estimate_k_averaged
+
+    X, y = load_ncd_data("digits")
+    task = make_task(X, y, [0, 3, 5, 6, 7], seed=1, dataset="digits")
+    models = [build("pbn", task.n_novel, fit_seed).fit(task.X, task.y)
+              for fit_seed in [1] + [1000 + r for r in range(1, ESTIMATE_FITS)]]
+    single, _ = estimate_k(models[0], k_max=8)
+    k_hat, scores = estimate_k_averaged(models, k_max=8)
+    assert single == 6  # this fit's latent splits digit 5 in two
+    assert k_hat == 5, scores
+    assert cluster_accuracy(task.novel_labels(), models[0].labels_[task.is_test]) >= 0.90
+
+
 # --- CLI and leaderboard -----------------------------------------------------------------------
 
 

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from tabbench.models.base import FitContext, get_model, library_versions, model_names
-from tabbench.ncd.estimate import estimate_k
+from tabbench.ncd.estimate import ESTIMATE_FITS, estimate_k_averaged
 from tabbench.ncd.metrics import ncd_scores
 from tabbench.ncd.task import load_ncd_data, make_task
 from tabbench.ncd.tuning import tune_ncd
@@ -58,13 +58,15 @@ def run_ncd(dataset: str, novel: list[int], *, methods: list[str] | None = None,
                 params, _, _ = tune_ncd(spec, task, n_trials=n_trials, seed=seed,
                                         n_threads=n_threads)
             t1 = time.perf_counter()
-            model = spec.build({**params, "n_novel": task.n_novel},
-                               FitContext(task="ncd", n_classes=0, feature_names=(), seed=seed,
-                                          n_threads=n_threads))
-            model.fit(task.X, task.y)
-            k_hat = float("nan")
+            fit_seeds = [seed] + ([1000 * seed + r for r in range(1, ESTIMATE_FITS)]
+                                  if estimate else [])
+            models = [spec.build({**params, "n_novel": task.n_novel},
+                                 FitContext(task="ncd", n_classes=0, feature_names=(),
+                                            seed=fit_seed, n_threads=n_threads)
+                                 ).fit(task.X, task.y) for fit_seed in fit_seeds]
+            model, k_hat = models[0], float("nan")
             if estimate:
-                k_hat, _ = estimate_k(model, k_max)
+                k_hat, _ = estimate_k_averaged(models, k_max)
             fit_s += time.perf_counter() - t1
             tune_s += t1 - t0
             scores = ncd_scores(task.novel_labels(), model.labels_[task.is_test])
