@@ -208,12 +208,14 @@ def run_job(job: Job,
     return row, trials
 
 
-def tune_shared(job: Job, dataset: Dataset | None = None, worker: int = 0) -> int:
-    """Run trials of ``job``'s study (in ``job.storage``) until it holds the budget's trials.
+def tune_shared(job: Job, dataset: Dataset | None = None, worker: int = 0,
+                n_workers: int = 1) -> int:
+    """Run tuning worker ``worker``'s part of ``job``'s study (in ``job.storage``).
 
-    Several processes call this at once on one shared study (one per tuning worker, each
-    with its own sampler seed); the job itself then finds the study complete, takes its
-    best trial and only refits and scores. Returns the number of trials run here.
+    ``n_workers`` processes call this at once on one shared study, each with its own
+    sampler seed and an equal part of the budget's trials (the first ones take the
+    remainder); the job itself then finds the study complete, takes its best trial and
+    only refits and scores. Returns the number of trials run here.
     """
     from threadpoolctl import threadpool_limits
 
@@ -225,9 +227,11 @@ def tune_shared(job: Job, dataset: Dataset | None = None, worker: int = 0) -> in
     spec = get_model(job.model)
     with threadpool_limits(limits=job.n_threads):
         data, _, _ = _prepare(job, spec, dataset, {})
-        result = tune(spec, data, n_trials=job.budget.trials_for(spec.family), seed=job.seed,
+        n_trials = job.budget.trials_for(spec.family)
+        share = n_trials // n_workers + (worker < n_trials % n_workers)
+        result = tune(spec, data, n_trials=n_trials, seed=job.seed,
                       timeout=job.budget.timeout, storage=job.storage, study_name=job.job_id,
-                      sampler_seed=job.seed * 1000 + worker + 1, shared=True)
+                      sampler_seed=job.seed * 1000 + worker + 1, share=share)
     return result.n_trials_here
 
 

@@ -96,7 +96,7 @@ def open_study(direction: str, *, storage: str | None = None, study_name: str | 
 def tune(spec: ModelSpec, data: PreparedData, *, n_trials: int, seed: int,
          timeout: float | None = None, storage: str | None = None,
          study_name: str | None = None, pruner: Any = None, sampler_seed: int | None = None,
-         shared: bool = False) -> TuneResult:
+         share: int | None = None) -> TuneResult:
     """Search ``spec``'s space on the validation part.
 
     The first trial uses the model's default params, so the tuned model never loses to the
@@ -106,10 +106,12 @@ def tune(spec: ModelSpec, data: PreparedData, *, n_trials: int, seed: int,
     Iterative models report the validation metric after each epoch and ``pruner``
     (default: Optuna's ``MedianPruner`` after 5 trials and 5 epochs) stops hopeless trials.
 
-    ``shared``: other processes tune the same stored study at the same time (each with its
-    own ``sampler_seed``); this one stops as soon as the study holds ``n_trials`` trials,
-    counting those still running elsewhere, so the budget is never exceeded. Each trial
-    records the host and process that ran it (``worker``). ``seconds`` is this call's wall
+    ``share``: other processes tune the same stored study at the same time (each with its
+    own ``sampler_seed``) and this one runs at most ``share`` trials, its part of the
+    budget: fixed parts add up to ``n_trials`` exactly, where "stop when the study is full"
+    lets two workers that finish together both start one more. It also stops once the
+    study holds ``n_trials`` trials counting those running elsewhere (a resumed study).
+    Each trial records the host and process that ran it (``worker``). ``seconds`` is this call's wall
     time, or, when the study was already complete (tuned by other processes), the span
     from its first trial's start to its last trial's end.
     """
@@ -148,11 +150,12 @@ def tune(spec: ModelSpec, data: PreparedData, *, n_trials: int, seed: int,
             raise ValueError(f"validation {data.metric} is not finite ({value})")
         return value
 
+    shared = share is not None
     waiting = optuna.trial.TrialState.WAITING
     # a shared study also counts the trials other workers are running
     taken = sum(t.state != waiting if shared else t.state.is_finished() for t in study.trials)
     budget = n_trials if spec.search_space is not None else 1
-    remaining = max(budget - taken, 0)
+    remaining = max(min(budget - taken, share if shared else budget), 0)
     callbacks = [optuna.study.MaxTrialsCallback(budget, states=None)] if shared else None
     started = time.perf_counter()
     before = len(study.trials)

@@ -51,7 +51,8 @@ def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture):
 @pytest.fixture
 def kill_driver_and_resume(tmp_path: Path):
     """Run ``tabbench run <smoke config> --models <4 models> EXTRA`` in a subprocess, SIGKILL
-    it once 2 results exist, run it again, and check that nothing was lost or duplicated."""
+    it once 2 results exist, run it again, and check that nothing was lost or duplicated;
+    return the final result rows."""
     import signal
     import subprocess
     import time
@@ -62,7 +63,7 @@ def kill_driver_and_resume(tmp_path: Path):
 
     root = Path(__file__).resolve().parents[1]
 
-    def run(*extra: str) -> None:
+    def run(*extra: str):
         out = tmp_path / "out"
         command = [sys.executable, "-m", "tabbench.cli", "run",
                    str(root / "configs" / "smoke.toml"), "--out", str(out),
@@ -86,6 +87,6 @@ def kill_driver_and_resume(tmp_path: Path):
         assert len(files) == 8
         assert all(files[name] == mtime for name, mtime in done.items())
         assert not list((out / "results").glob(".*.tmp"))
-        assert set(read_results(out)["status"]) == {"ok"}
+        return read_results(out)
 
     return run

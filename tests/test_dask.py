@@ -75,7 +75,8 @@ def test_job_over_its_time_limit_becomes_timeout_row_on_dask(cluster, tmp_path):
     assert read_results(tmp_path)["error"].str.contains("time limit").all()
 
 
-def _shared_tuning(tmp_path: Path, scheduler: str, storage: str) -> None:
+def _shared_tuning(tmp_path: Path, scheduler: str, storage: str) -> tuple[dict, pl.DataFrame]:
+    """Tune one LightGBM job with 8 trials on 2 workers; return its row and trials table."""
     budget = replace(BUDGETS.get("smoke"), name="smoke-8", n_trials=8, n_trials_gbdt=8)
     config = smoke(tmp_path, scheduler, models=("lightgbm",), splits=("random",),
                    budget=budget, storage=storage, tuning_workers=2)
@@ -83,14 +84,16 @@ def _shared_tuning(tmp_path: Path, scheduler: str, storage: str) -> None:
     assert summary.counts == {"ok": 1}
     row = read_results(tmp_path).row(0, named=True)
     trials = pl.read_parquet(tmp_path / "trials" / f"{row['job_id']}.parquet")
-    assert row["n_trials"] == trials.height == 8
     assert trials["is_default"].sum() == 1
-    assert trials["worker"].n_unique() == 2  # both tuning workers took trials of the study
     assert row["val_score"] == trials.filter(pl.col("state") == "complete")["value"].max()
+    return row, trials
 
 
 def test_two_workers_tune_one_sqlite_study(cluster, tmp_path):
-    _shared_tuning(tmp_path, cluster[0].scheduler_address, f"sqlite:///{tmp_path}/optuna.db")
+    row, trials = _shared_tuning(tmp_path, cluster[0].scheduler_address,
+                                 f"sqlite:///{tmp_path}/optuna.db")
+    assert row["n_trials"] == trials.height == 8
+    assert trials["worker"].n_unique() == 2  # both tuning workers took trials of the study
 
 
 @pytest.mark.skipif(not POSTGRES, reason="no PostgreSQL server: .ci/run starts one and sets "
@@ -101,7 +104,9 @@ def test_two_workers_tune_one_postgresql_study(cluster, tmp_path):
     storage = optuna.storages.RDBStorage(POSTGRES)
     for study in optuna.get_all_study_summaries(storage):  # each test run starts clean
         optuna.delete_study(study_name=study.study_name, storage=storage)
-    _shared_tuning(tmp_path, cluster[0].scheduler_address, POSTGRES)
+    row, trials = _shared_tuning(tmp_path, cluster[0].scheduler_address, POSTGRES)
+    assert row["n_trials"] == trials.height == 8
+    assert trials["worker"].n_unique() == 2
 
 
 def test_shared_tuning_needs_dask_and_a_shared_storage():
@@ -175,4 +180,7 @@ def test_job_that_keeps_losing_its_worker_becomes_failed_row(tmp_path):
 
 @pytest.mark.slow
 def test_killed_driver_resumes_on_the_same_cluster(cluster, kill_driver_and_resume):
-    kill_driver_and_resume("--scheduler", cluster[0].scheduler_address, "--threads", "1")
+    results = kill_driver_and_resume("--scheduler", cluster[0].scheduler_address,
+                                     "--threads", "1")
+    assert results.height == results["job_id"].n_unique() == 8
+    assert set(results["status"]) == {"ok"}

@@ -128,7 +128,9 @@ def test_job_over_time_limit_becomes_timeout_row(tmp_path):
 
 @pytest.mark.slow
 def test_killed_driver_resumes_with_nothing_lost(kill_driver_and_resume):
-    kill_driver_and_resume()
+    results = kill_driver_and_resume()
+    assert results.height == results["job_id"].n_unique() == 8
+    assert set(results["status"]) == {"ok"}
 
 
 def test_plan_skips_models_without_task_support_and_time_splits_without_time(tmp_path):

@@ -16,8 +16,8 @@ still gets its ``timeout`` row on time, but keeps its worker busy until it ends.
 
 With ``tuning_workers > 1`` (and a shared Optuna storage such as PostgreSQL), the trials
 of one tuned job are spread over several workers: the driver opens the study, that many
-tasks each run trials until the study holds the budget's trials, and the job itself then
-takes the best trial, refits it and scores it.
+tasks each run an equal part of the budget's trials in that study, and the job itself then
+takes the best trial, refits it and scores it (running any trial a lost tuner left undone).
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ Result = tuple[Job, dict[str, Any], Any]
 
 
 def run_on_worker(phase: str, job: Job, dataset: Any, time_limit: float | None,
-                  worker_index: int = 0, *after: Any) -> Any:
+                  worker_index: int = 0, n_workers: int = 1, *after: Any) -> Any:
     """One task on a Dask worker: the whole job (``phase="job"``) or one tuner of it.
 
     A job returns ``(row, trials)``; a tuner returns the number of trials it ran (0 if it
@@ -49,7 +49,7 @@ def run_on_worker(phase: str, job: Job, dataset: Any, time_limit: float | None,
     if phase == "job":
         fn, args = run_job, (job, dataset)
     else:
-        fn, args = tune_shared, (job, dataset, worker_index)
+        fn, args = tune_shared, (job, dataset, worker_index, n_workers)
     started = datetime.now(UTC)
     try:
         if mp.current_process().daemon:
@@ -140,7 +140,7 @@ class DaskExecutor:
                 priority = len(jobs) - position  # the plan's order: slowest first
                 data = datasets[(job.dataset_fingerprint, job.max_rows)]
                 tuners = self._submit_tuners(client, job, data, priority)
-                future = client.submit(run_on_worker, "job", job, data, self.time_limit, 0,
+                future = client.submit(run_on_worker, "job", job, data, self.time_limit, 0, 1,
                                        *tuners, pure=False, priority=priority)
                 futures[future] = job
                 finished.add(future)
@@ -179,9 +179,10 @@ class DaskExecutor:
             return []
         open_study(get_metric(job.metric).direction, storage=job.storage,
                    study_name=job.job_id)
+        n_workers = min(self.tuning_workers, n_trials)
         return [client.submit(run_on_worker, "tune", job, data, self.time_limit, index,
-                              pure=False, priority=priority)
-                for index in range(min(self.tuning_workers, n_trials))]
+                              n_workers, pure=False, priority=priority)
+                for index in range(n_workers)]
 
 
 def _is_daemon() -> bool:
