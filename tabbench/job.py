@@ -226,7 +226,7 @@ def tune_shared(job: Job, dataset: Dataset | None = None, worker: int = 0,
         raise TabbenchError(f"job {job.job_id}: shared tuning needs an Optuna storage URL")
     spec = get_model(job.model)
     with threadpool_limits(limits=job.n_threads):
-        data, _, _ = _prepare(job, spec, dataset, {})
+        data, _ = _prepare(job, spec, dataset, {})
         n_trials = job.budget.trials_for(spec.family)
         share = n_trials // n_workers + (worker < n_trials % n_workers)
         result = tune(spec, data, n_trials=n_trials, seed=job.seed,
@@ -244,8 +244,8 @@ def _describe(exc: BaseException) -> str:
 
 
 def _prepare(job: Job, spec: Any, dataset: Dataset | None,
-             row: dict[str, Any]) -> tuple[PreparedData, Split, float]:
-    """The job's split, feature selection and preprocessed data (sizes noted in ``row``)."""
+             row: dict[str, Any]) -> tuple[PreparedData, float]:
+    """The job's preprocessed data and the feature ranking's seconds (sizes noted in ``row``)."""
     from tabbench.device import resolve_device
 
     if dataset is None:
@@ -260,7 +260,7 @@ def _prepare(job: Job, spec: Any, dataset: Dataset | None,
                         max_rounds=job.budget.max_rounds)
     row.update(n_train=len(split.train), n_val=len(split.val), n_test=len(split.test),
                n_features=data.X_train.shape[1])
-    return data, split, rank_seconds
+    return data, rank_seconds
 
 
 def _run(job: Job, row: dict[str, Any], dataset: Dataset | None) -> pl.DataFrame | None:
@@ -268,7 +268,7 @@ def _run(job: Job, row: dict[str, Any], dataset: Dataset | None) -> pl.DataFrame
     from tabbench.tuning import fit_and_score, tune
 
     spec = get_model(job.model)
-    data, _, rank_seconds = _prepare(job, spec, dataset, row)
+    data, rank_seconds = _prepare(job, spec, dataset, row)
     trials = None
     if job.variant == "tuned" and spec.tunable:
         result = tune(spec, data, n_trials=job.budget.trials_for(spec.family), seed=job.seed,
