@@ -113,7 +113,7 @@ def _run_with_progress(cfg, datasets_dir: list[Path] | None, retry_failed: bool 
 
 def _feature_sets(config, top_k: int | None):
     """``--top-k``: ``None`` keeps the config's feature sets, 0 means all features."""
-    from tabbench.config import FeatureSelection
+    from tabbench.config import DEFAULT_SELECTION_METHOD, FeatureSelection
 
     if top_k is None:
         return None
@@ -122,7 +122,8 @@ def _feature_sets(config, top_k: int | None):
     if top_k == 0:
         return (None,)
     methods = [s.method for s in config.features if s is not None]
-    return (FeatureSelection(top_k=top_k, method=methods[0] if methods else "mi-corrected"),)
+    return (FeatureSelection(top_k=top_k,
+                             method=methods[0] if methods else DEFAULT_SELECTION_METHOD),)
 
 
 @app.command()
@@ -250,8 +251,9 @@ def rank_features(
     dataset: Annotated[str, typer.Argument(help="A registered dataset.")],
     split: Annotated[str | None, typer.Option(
         help="Split id (default time-0, or random-0 without a time column).")] = None,
-    method: Annotated[str, typer.Option(
-        help="mi, mi-corrected, mi-heldout or 3mr.")] = "mi-corrected",
+    method: Annotated[str | None, typer.Option(
+        help="mi, mi-corrected, mi-heldout, 3mr or jmi (default: mi-corrected; with "
+             "--evaluate, jmi).")] = None,
     top: Annotated[int, typer.Option(help="Features shown in the table and the chart.")] = 20,
     interactions: Annotated[int, typer.Option(
         help="Score feature combinations up to this order (1 = none, 2, 3).")] = 1,
@@ -283,8 +285,10 @@ def rank_features(
     Example: ``tabbench rank-features flights --split time-0 --method 3mr --top 10``;
     ``tabbench rank-features flights --evaluate --models lightgbm --k 5,10``
     """
-    from tabbench.features.outrank import RANKERS, rank_dataset, save_ranking
+    from tabbench.config import DEFAULT_SELECTION_METHOD
+    from tabbench.features.outrank import DEFAULT_METHOD, RANKERS, rank_dataset, save_ranking
 
+    method = method or (DEFAULT_SELECTION_METHOD if evaluate else DEFAULT_METHOD)
     RANKERS.get(method, "--method")
     if top < 1:
         raise TabbenchError(f"--top must be at least 1, got {top}")
@@ -396,6 +400,8 @@ def _evaluate(dataset, split_id, method, models, ks, budget, seeds, max_rows, jo
                       "" if is_all else f"{row['change_pct']:+.2f}%",
                       f"{row['tune_seconds']:.1f}",
                       "1.00×" if is_all else f"{row['speedup']:.2f}×")
+    table.caption = f"top k: the k best features by {method}, ranked on each job's training part"
+    table.caption_justify = "left"
     console.print(table)
     console.print("tune s: median tuning seconds over seeds; a top-k job's includes its ranking")
     console.print(f"Results: [bold]{out_dir}/results/*.parquet[/]  comparison: "

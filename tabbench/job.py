@@ -48,10 +48,10 @@ class Job:
 
     @property
     def variant_label(self) -> str:
-        """``variant``, plus the feature selection when there is one (``tuned-top10``).
+        """``variant``, plus the feature selection when there is one (``tuned-top10-jmi``).
 
         The result schema has a fixed set of columns, so the selection is recorded in the
-        row's ``variant`` column; the leaderboard then lists ``lightgbm (tuned-top10)``
+        row's ``variant`` column; the leaderboard then lists ``lightgbm (tuned-top10-jmi)``
         beside ``lightgbm`` (all features).
         """
         if self.features is None:

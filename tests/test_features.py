@@ -145,17 +145,19 @@ def test_plain_mi_ranks_the_high_cardinality_noise_first(with_noise_id):
     assert ranking.top(1) == ["noise_id"]
 
 
-def test_3mr_selects_one_of_two_duplicated_features():
+@pytest.mark.parametrize("method", ["3mr", "jmi"])
+def test_greedy_selection_takes_one_of_two_duplicated_features(method):
     frame, kinds, truth = drift_frame(20_000)
-    frame = frame.with_columns(pl.col("inf_0").alias("inf_0_copy"))
-    kinds = {**kinds, "inf_0_copy": "numeric"}
+    frame = frame.with_columns(pl.col("inf_0").alias("inf_0_copy"), constant=pl.lit(1.0))
+    kinds = {**kinds, "inf_0_copy": "numeric", "constant": "numeric"}
     informative = set(truth["informative"])
-    ranking = rank_table(frame, kinds, frame["target"].to_numpy(), "binary", method="3mr",
+    ranking = rank_table(frame, kinds, frame["target"].to_numpy(), "binary", method=method,
                          quality=False)
     top = ranking.top(len(informative))
     assert len({"inf_0", "inf_0_copy"} & set(top)) == 1
     assert set(top) - {"inf_0_copy"} | {"inf_0"} == informative
-    assert ranking.top(len(kinds))[-1] in ("inf_0", "inf_0_copy")  # the copy comes last
+    last_two = set(ranking.top(len(kinds))[-2:])  # the copy and the constant come last
+    assert last_two in ({"inf_0", "constant"}, {"inf_0_copy", "constant"})
     corrected = rank_table(frame, kinds, frame["target"].to_numpy(), "binary", quality=False)
     assert {"inf_0", "inf_0_copy"} <= set(corrected.top(len(informative)))  # MI keeps both
 
@@ -218,6 +220,45 @@ def test_interactions_find_a_pair_that_only_matters_jointly():
     assert ranking.features["score"].max() < 0.01  # alone, neither says anything
 
 
+@pytest.mark.parametrize("method", ["3mr", "jmi"])
+def test_greedy_selection_stopped_at_k_keeps_the_top_k_and_ranks_every_feature(method):
+    frame, kinds, _ = drift_frame(20_000)
+    frame = frame.with_columns(constant=pl.lit(1.0))
+    kinds = {**kinds, "constant": "numeric"}
+    y = frame["target"].to_numpy()
+    full = rank_table(frame, kinds, y, "binary", method=method, quality=False)
+    for k in (1, 4, 7):
+        early = rank_table(frame, kinds, y, "binary", method=method, quality=False,
+                           greedy_steps=k)
+        assert early.top(k) == full.top(k)
+        features = early.features
+        assert sorted(features["feature"]) == sorted(kinds)
+        assert features["score"].is_finite().all()
+        assert early.top(len(kinds))[-1] == "constant"  # still deferred to the end
+        assert early.params["greedy_steps"] == k
+    with pytest.raises(TabbenchError, match="greedy_steps must be at least 1, got 0"):
+        rank_table(frame, kinds, y, "binary", method=method, greedy_steps=0)
+
+
+def test_jmi_takes_a_feature_that_informs_only_jointly_with_the_selected_one():
+    rng = np.random.default_rng(4)
+    n = 20_000
+    a, b, c = (rng.integers(0, 2, n) for _ in range(3))
+    logit = 2.0 * (a ^ b) + 0.6 * a + 0.4 * c - 1.0
+    y = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
+    frame = pl.DataFrame({"a": a, "b": b, "c": c})
+    kinds = dict.fromkeys(frame.columns, "categorical")
+    corrected = rank_table(frame, kinds, y, "binary", quality=False)
+    jmi = rank_table(frame, kinds, y, "binary", method="jmi", quality=False)
+    assert corrected.top(3) == ["a", "c", "b"]  # alone, b says the least
+    assert jmi.top(3) == ["a", "b", "c"]  # with a, b says the most
+    scores = dict(zip(jmi.features["feature"], jmi.features["score"], strict=True))
+    pair = rank_table(frame.with_columns(ab=pl.Series(2 * a + b)), {"ab": "categorical"}, y,
+                      "binary", quality=False)
+    assert scores["b"] == pytest.approx(pair.features["score"][0], rel=1e-9)  # MI(a, b; y)
+    assert scores["a"] == pytest.approx(corrected.features["score"][0], rel=1e-9)
+
+
 # ----------------------------------------------------------------------------- rankers
 
 
@@ -250,7 +291,7 @@ def test_ranker_errors():
     frame = pl.DataFrame({"x": [1.0, 2.0, 3.0]})
     y = np.array([0, 1, 0])
     with pytest.raises(UnknownNameError, match="unknown ranker 'pagerank'; valid names are: "
-                                               "3mr, mi, mi-corrected"):
+                                               "3mr, jmi, mi, mi-corrected"):
         rank_table(frame, {"x": "numeric"}, y, "binary", method="pagerank")
     with pytest.raises(TabbenchError, match="--interactions must be 1, 2 or 3, got 4"):
         rank_table(frame, {"x": "numeric"}, y, "binary", interactions=4)

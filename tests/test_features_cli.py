@@ -50,14 +50,15 @@ def test_evaluate_tunes_all_features_and_each_top_k(cli, tmp_path):
     assert code == 0, err
     assert "Top-k vs all features on synthetic-drift time-0" in out and "speed-up" in out
     results = pl.read_parquet(tmp_path / "results" / "*.parquet")  # one schema
-    assert sorted(results["variant"]) == ["tuned", "tuned-top3", "tuned-top6"]
+    assert sorted(results["variant"]) == ["tuned", "tuned-top3-jmi", "tuned-top6-jmi"]
     assert sorted(results["n_features"]) == [3, 6, 22]
     assert set(results["status"]) == {"ok"} and set(results["split_id"]) == {"time-0"}
-    comparison = pl.read_parquet(tmp_path / "features" / "synthetic-drift-time-0-mi-corrected-evaluation.parquet")
+    stem = tmp_path / "features" / "synthetic-drift-time-0-jmi-evaluation"  # --evaluate: JMI
+    comparison = pl.read_parquet(stem.with_suffix(".parquet"))
     assert comparison["k"].to_list() == [22, 6, 3]
     assert comparison.filter(pl.col("k") == 22)["change_pct"][0] == 0.0
     assert (comparison["speedup"] > 0).all()
-    assert (tmp_path / "features" / "synthetic-drift-time-0-mi-corrected-evaluation.png").is_file()
+    assert stem.with_suffix(".png").is_file()
     # a second run resumes: nothing is tuned again
     code, out, _ = cli("rank-features", "synthetic-drift", "--max-rows", "1500", "--evaluate",
                        "--models", "lightgbm", "--k", "3,6", "--budget", "smoke",
@@ -70,7 +71,7 @@ def test_run_with_top_k_option(cli, tmp_path):
     code, out, err = cli("run", config, "--models", "dummy", "--splits", "random",
                          "--top-k", "2", "--out", tmp_path)
     assert code == 0, err
-    assert "dummy (tuned-top2)" in out
+    assert "dummy (tuned-top2-jmi)" in out
     code, _, err = cli("run", config, "--top-k", "50", "--out", tmp_path)
     assert_one_line_error(code, err, "top_k = 50 is more than the 22 features")
 
@@ -80,7 +81,7 @@ def test_run_with_top_k_option(cli, tmp_path):
     [
         (["nowhere"], ["unknown dataset 'nowhere'", "synthetic-drift"]),
         (["synthetic-drift", "--method", "gini"],
-         ["--method: unknown ranker 'gini'", "3mr, mi, mi-corrected"]),
+         ["--method: unknown ranker 'gini'", "3mr, jmi, mi, mi-corrected"]),
         (["synthetic-drift", "--split", "chrono-0"],
          ["unknown split id 'chrono-0'", "time-0 or random-0"]),
         (["synthetic-drift", "--split", "time-3"], ["no split 'time-3'", "makes: time-0"]),

@@ -26,7 +26,7 @@ def write(tmp_path: Path, text: str) -> Path:
 def test_features_section_is_read_into_a_selection(tmp_path):
     config = load_config(write(tmp_path, '[features]\nselect = "outrank"\ntop_k = 5\n'))
     assert config.features == (FeatureSelection(top_k=5),)
-    assert config.features[0].label == "top5"
+    assert config.features[0].label == "top5-jmi"
     config = load_config(write(tmp_path, '[features]\nselect = "OutRank"\ntop_k = 3\n'
                                          'method = "3mr"\n'))
     assert config.features == (FeatureSelection(top_k=3, method="3mr"),)
@@ -48,7 +48,7 @@ def test_features_section_is_read_into_a_selection(tmp_path):
         ('[features]\nselect = "boruta"\ntop_k = 5\n', ConfigError,
          "unknown select 'boruta'; valid names are: outrank"),
         ('[features]\nselect = "outrank"\ntop_k = 5\nmethod = "gini"\n', UnknownNameError,
-         "unknown ranker 'gini'; valid names are: 3mr, mi, mi-corrected"),
+         "unknown ranker 'gini'; valid names are: 3mr, jmi, mi, mi-corrected"),
         ('features = 5\n', ConfigError, "key 'features' must be dict"),
     ],
 )
@@ -71,14 +71,14 @@ def test_a_top_k_job_trains_on_k_features_with_its_own_job_id(tmp_path):
     all_features, top4 = plan(config)
     assert all_features.features is None and top4.features == FeatureSelection(top_k=4)
     assert top4.job_id != all_features.job_id
-    assert "-lightgbm-tuned-top4-s0-" in top4.job_id
+    assert "-lightgbm-tuned-top4-jmi-s0-" in top4.job_id
     assert top4.job_id == replace(top4).job_id  # deterministic
     other_method = replace(top4, features=FeatureSelection(top_k=4, method="3mr"))
     assert other_method.job_id not in (top4.job_id, all_features.job_id)
 
     row, _ = run_job(top4)
     assert row["status"] == "ok", row.get("error")
-    assert row["n_features"] == 4 and row["variant"] == "tuned-top4"
+    assert row["n_features"] == 4 and row["variant"] == "tuned-top4-jmi"
     base, _ = run_job(all_features)
     assert base["n_features"] == 22 and base["variant"] == "tuned"
     assert set(row) == set(base)  # same columns: the selection lives in variant and job_id
@@ -104,8 +104,8 @@ def test_selected_rows_are_told_apart_in_the_leaderboard(tmp_path):
     # one glob read works: top-k rows have exactly the columns of the other rows
     results = pl.read_parquet(tmp_path / "results" / "*.parquet").sort("variant")
     assert results.columns == list(result_frame([]).columns)
-    assert results["variant"].to_list() == ["tuned", "tuned-top3"]
+    assert results["variant"].to_list() == ["tuned", "tuned-top3-jmi"]
     # the dummy has nothing to tune: the top-k row's tune_seconds is its ranking time
     assert results["tune_seconds"][0] == 0.0 and results["tune_seconds"][1] > 0.0
     entries = sorted(task_scores(results)["entry"])
-    assert entries == ["dummy", "dummy (tuned-top3)"]
+    assert entries == ["dummy", "dummy (tuned-top3-jmi)"]

@@ -4,9 +4,9 @@
     Columns → small integer codes (quantile bins for numbers, missing as its own code).
 ``outrank``
     Mutual information from ``bincount`` contingency tables, its cardinality correction,
-    3MR selection, held-out information, interactions, the
+    3MR and JMI selection, held-out information, interactions, the
     :data:`~tabbench.features.outrank.RANKERS` registry (``mi``, ``mi-corrected``,
-    ``mi-heldout``, ``3mr``) and the ranking outputs.
+    ``mi-heldout``, ``3mr``, ``jmi``) and the ranking outputs.
 ``quality``
     Per-feature data-quality checks (coverage, cardinality, constant, duplicates, id-like
     columns, suspected target leaks).

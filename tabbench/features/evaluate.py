@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
+from tabbench.config import DEFAULT_SELECTION_METHOD
 from tabbench.exceptions import TabbenchError
 
 if TYPE_CHECKING:
@@ -71,7 +72,7 @@ def parse_ks(text: str | Sequence[int], n_features: int) -> list[int]:
 
 
 def evaluate_top_k(dataset: str, *, models: Sequence[str], ks: str | Sequence[int],
-                   split_id: str | None = None, method: str = "mi-corrected",
+                   split_id: str | None = None, method: str = DEFAULT_SELECTION_METHOD,
                    budget: str = "quick", seeds: Sequence[int] = (0,),
                    max_rows: int | None = None, jobs: int = 1,
                    time_limit: float | None = 900.0, out: Path | None = None,
