@@ -54,8 +54,8 @@ def run(
     threads: Annotated[int | None, typer.Option(help="Threads per job.")] = None,
     retry_failed: Annotated[bool, typer.Option(help="Run failed and timed-out jobs again.")] = False,
     top_k: Annotated[int | None, typer.Option(
-        "--top-k", help="Tune on the K best features (OutRank, ranked on each training part); "
-                        "0 = all features.")] = None,
+        "--top-k", help="Tune on the K best features (ranked by the config's [features] "
+                        "method, default jmi, on each training part); 0 = all features.")] = None,
     datasets_dir: DatasetsDir = None,
 ) -> None:
     """Run a benchmark (default: configs/default.toml) and print the ranking.

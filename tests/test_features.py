@@ -240,6 +240,20 @@ def test_greedy_selection_stopped_at_k_keeps_the_top_k_and_ranks_every_feature(m
         rank_table(frame, kinds, y, "binary", method=method, greedy_steps=0)
 
 
+@pytest.mark.parametrize("method", ["3mr", "jmi"])
+def test_a_constant_is_never_picked_first_even_when_every_feature_scores_below_chance(method):
+    rng = np.random.default_rng(4)  # a seed where both noise columns fall below chance
+    n = 300
+    frame = pl.DataFrame({"c": np.zeros(n), "n1": rng.integers(0, 40, n),
+                          "n2": rng.integers(0, 40, n)})
+    kinds = {"c": "numeric", "n1": "categorical", "n2": "categorical"}
+    y = rng.integers(0, 2, n)
+    corrected = rank_table(frame, kinds, y, "binary", quality=False)
+    assert corrected.top(1) == ["c"]  # noise below its chance level: the constant's 0 wins
+    ranking = rank_table(frame, kinds, y, "binary", method=method, quality=False)
+    assert ranking.top(3)[-1] == "c"
+
+
 def test_jmi_takes_a_feature_that_informs_only_jointly_with_the_selected_one():
     rng = np.random.default_rng(4)
     n = 20_000

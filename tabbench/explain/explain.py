@@ -331,7 +331,7 @@ def _shortlist(estimator: Any, dataset: Dataset, split: Split, space: FeatureSpa
         return sorted(order[:keep].tolist())
     from tabbench.features.outrank import select_top_k
 
-    names, _ = select_top_k(dataset, split, min(keep, n))
+    names, _ = select_top_k(dataset, split, min(keep, n), method="mi-corrected")  # cheap
     return sorted(space.names.index(name) for name in names)
 
 

@@ -3,7 +3,8 @@
 :func:`evaluate_top_k` plans ordinary benchmark jobs — one per model, seed and feature
 set (all features, then each ``top_k``) on one split — and runs them with
 :func:`tabbench.runner.run_benchmark`, so their results are normal result rows
-(``variant`` ``tuned`` and ``tuned-top<k>``) in ``<out>/results/``, resumable like any run.
+(``variant`` ``tuned`` and ``tuned-top<k>-<method>``) in ``<out>/results/``, resumable like
+any run.
 It then compares each top-k job with the all-features job of the same model, in a table
 and a plot (``<out>/features/<dataset>-<split>-<method>-evaluation.parquet`` and ``.png``):
 

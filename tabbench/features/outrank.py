@@ -1,4 +1,4 @@
-"""OutRank-style feature ranking: cardinality-corrected mutual information, 3MR, interactions.
+"""OutRank-style feature ranking: cardinality-corrected mutual information, 3MR, JMI, interactions.
 
 OutRank (Škrlj et al., RecSys 2023) ranks the features of large, sparse tables by their
 mutual information (MI) with the target, corrected for the information a feature of the
@@ -43,8 +43,9 @@ Cardinality correction (``mi-corrected``)
     of them once three or more are selected, so a candidate that is a one-to-one
     relabeling of a selected feature (its joint table with it has no more cells than
     either has codes: an exact duplicate, however encoded) is deferred until no other
-    candidate is left. The pair terms are computed on at most ``PAIR_SAMPLE`` seeded rows.
-    A feature's ``score`` is the objective when it was picked (1.0 for the first).
+    candidate is left; so is a constant, which is never picked first either. The pair
+    terms are computed on at most ``PAIR_SAMPLE`` seeded rows. A feature's ``score`` is
+    the objective when it was picked (1.0 for the first).
     Without the deferral a copy of the first feature is picked third on the drift data:
     its relational term with the second feature is as high as the original's.
 
@@ -59,9 +60,11 @@ JMI (``jmi``)
     the target). A candidate is scored by what it says *together with* each selected
     feature: one that is weak alone but changes what a selected feature means (the month
     beside the weather) is taken early, one that repeats a selected feature adds little
-    to the pairs. One-to-one copies are deferred and pair terms sampled as in 3MR; no
-    redundancy term is computed, so JMI takes about half of 3MR's time. A feature's
-    ``score`` is the mean when it was picked (the first: its corrected MI), in nats.
+    to the pairs. One-to-one copies and constants are deferred and pair terms sampled as
+    in 3MR; no redundancy term is computed, so JMI takes about half of 3MR's time. A
+    feature's ``score`` is the mean when it was picked (the first: its corrected MI on
+    the same rows), in nats: a value at selection time, so it need not fall down the
+    ranks (a pair usually says more than the first feature alone).
 
 Held-out information (``mi-heldout``)
     In-sample MI, even corrected, measures a relation on the rows it was counted on. The
@@ -152,7 +155,7 @@ __all__ = [
 DEFAULT_METHOD = "mi-corrected"
 DEFAULT_PERMUTATIONS = 5
 DEFAULT_MAX_COMBINATIONS = 100
-#: 3MR's pair terms (redundancy, relational) are computed on at most this many rows.
+#: The pair terms of 3MR and JMI (redundancy, relational) use at most this many rows.
 PAIR_SAMPLE = 100_000
 #: Contiguous blocks of rows of the held-out information (``mi-heldout``).
 DEFAULT_FOLDS = 5
@@ -439,7 +442,7 @@ class RankContext:
 
     @cached_property
     def pair_estimator(self) -> MIEstimator:
-        """An estimator on the (sampled) rows the 3MR pair terms use."""
+        """An estimator on the (sampled) rows the pair terms of 3MR and JMI use."""
         rows = self._pair_rows
         if rows is None:
             return self.estimator
@@ -551,12 +554,14 @@ def _forward_selection(ctx: RankContext,
     relevance = ctx.corrected
     p = ctx.n_features
     scores = np.zeros(p)
-    order = [int(_by_score(relevance)[0])]
+    # a constant says nothing, beside any feature or alone (its corrected MI of 0 would
+    # still beat features whose MI falls below their chance level)
+    constant = [bool(np.ptp(ctx.pair_codes(j)) == 0) for j in range(p)]
+    by_relevance = _by_score(relevance).tolist()
+    order = [next((j for j in by_relevance if not constant[j]), by_relevance[0])]
     scores[order[0]] = first_score(order[0])
     remaining = [j for j in range(p) if j != order[0]]
-    candidates = {j: _Candidate() for j in remaining}
-    for j in remaining:  # a constant says nothing beside any feature
-        candidates[j].deferred = np.ptp(ctx.pair_codes(j)) == 0
+    candidates = {j: _Candidate(deferred=constant[j]) for j in remaining}
     cards = ctx.encoded.cardinalities
     pairs = ctx.pair_estimator
     while remaining:
@@ -615,8 +620,9 @@ def _rank_jmi(ctx: RankContext) -> RankerOutput:
     def objective(pool: np.ndarray, candidates: dict[int, _Candidate]) -> np.ndarray:
         return np.array([np.mean(candidates[f].relational) for f in pool])
 
-    return _forward_selection(ctx, objective, first_score=lambda j: float(ctx.corrected[j]),
-                              redundancy=False)
+    return _forward_selection(
+        ctx, objective, redundancy=False,
+        first_score=lambda j: ctx.combination_score((j,), corrected=True, sample=True))
 
 
 register_ranker(Ranker(
@@ -911,8 +917,15 @@ def rank_dataset(name: str, *, split_id: str | None = None, max_rows: int | None
 
 
 def select_top_k(dataset: Dataset, split: Split, top_k: int,
-                 method: str = DEFAULT_METHOD) -> tuple[list[str], float]:
-    """The ``top_k`` best features on the training part of ``split``, and the seconds it took."""
+                 method: str | None = None) -> tuple[list[str], float]:
+    """The ``top_k`` best features on the training part of ``split``, and the seconds it took.
+
+    ``method`` defaults to :data:`tabbench.config.DEFAULT_SELECTION_METHOD` (``jmi``).
+    """
+    if method is None:
+        from tabbench.config import DEFAULT_SELECTION_METHOD
+
+        method = DEFAULT_SELECTION_METHOD
     started = time.perf_counter()
     ranking = rank_features(dataset, split, method=method, quality=False, greedy_steps=top_k)
     return ranking.top(top_k), time.perf_counter() - started
