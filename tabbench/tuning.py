@@ -85,12 +85,38 @@ def open_study(direction: str, *, storage: str | None = None, study_name: str | 
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(direction=direction, sampler=sampler, storage=storage,
-                                study_name=study_name, load_if_exists=storage is not None,
-                                pruner=pruner)
+    study = optuna.create_study(direction=direction, sampler=sampler,
+                                storage=_open_storage(storage), study_name=study_name,
+                                load_if_exists=storage is not None, pruner=pruner)
     if not study.trials:
         study.enqueue_trial({}, user_attrs={"default": True})
     return study
+
+
+#: Seconds a SQLite connection waits for another process's write lock.
+SQLITE_BUSY_SECONDS = 60.0
+
+
+def _open_storage(url: str | None) -> Any:
+    """The Optuna storage for ``url``; SQLite files get one writer transaction at a time.
+
+    Optuna claims an enqueued trial by reading it as waiting and marking it running in one
+    ``SELECT … FOR UPDATE`` transaction. SQLite ignores ``FOR UPDATE`` and pysqlite starts
+    the transaction only at the write, so two processes sharing a study file could claim
+    the same trial, both run it, and the second crash on ``tell`` ("Cannot tell a COMPLETE
+    trial"). Starting every transaction with ``BEGIN IMMEDIATE`` (SQLAlchemy's recipe for
+    pysqlite) takes the write lock before the read. Other URLs go to Optuna unchanged.
+    """
+    if url is None or not url.startswith("sqlite"):
+        return url
+    import optuna
+    from sqlalchemy import event
+
+    storage = optuna.storages.RDBStorage(url, engine_kwargs={"connect_args": {
+        "isolation_level": None, "timeout": SQLITE_BUSY_SECONDS}})
+    event.listen(storage.engine, "begin",
+                 lambda connection: connection.exec_driver_sql("BEGIN IMMEDIATE"))
+    return storage
 
 
 def tune(spec: ModelSpec, data: PreparedData, *, n_trials: int, seed: int,

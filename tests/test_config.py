@@ -32,7 +32,8 @@ def test_budget_presets_follow_tabred_for_paper():
     assert (paper.n_trials_gbdt, paper.n_trials, paper.eval_seeds) == (200, 100, 15)
     assert paper.trials_for("gbdt") == 200 and paper.trials_for("classic") == 100
     assert paper.trials_for("nn") == 100
-    assert BUDGETS.get("quick").trials_for("nn") == 1  # nets: default params only when quick
+    for name in ("smoke", "quick"):  # nets: default params only
+        assert BUDGETS.get(name).trials_for("nn") == 1 and BUDGETS.get(name).trials_for("gbdt") > 1
 
 
 def test_overrides_replace_config_values(tmp_path):
