@@ -46,7 +46,9 @@ def compare_splits(results: pl.DataFrame, *, reference: str = "random",
     """Compare the rankings of the split strategies found in ``results`` (``ok`` rows only).
 
     ``moves`` compares ``reference`` (default the random split) with ``target`` (default the
-    time split): a positive ``rank_change`` means the model ranks worse under ``target``;
+    time split), ranking on each dataset the models both scored (Kendall's tau, which only
+    counts pairs in the same order, needs no re-ranking): a positive ``rank_change`` means
+    the model ranks worse under ``target``;
     ``score_change_pct`` is the relative change of the score, signed so that a negative
     value is always a loss (whatever the metric's direction).
     """
@@ -104,6 +106,15 @@ def _moves(rankings: pl.DataFrame, reference: str, target: str) -> pl.DataFrame:
     moves = a.join(b, on=["dataset", "model"])
     if moves.is_empty():
         return moves
+    # ranks among the models both strategies scored: a model that only one of them has (a
+    # top-k variant, a failed job) must not shift the others' ranks
+    moves = pl.concat([
+        group.with_columns(*(
+            pl.Series(f"rank_{name}", rank_scores(
+                group[f"score_{name}"].to_numpy(),
+                maximize=get_metric(group["metric"][0]).direction == "maximize"))
+            for name in (reference, target)))
+        for _, group in moves.group_by("dataset", maintain_order=True)])
     sign = np.array([1.0 if get_metric(m).direction == "maximize" else -1.0
                      for m in moves["metric"].to_list()])
     before, after = moves[f"score_{reference}"].to_numpy(), moves[f"score_{target}"].to_numpy()

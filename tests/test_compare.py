@@ -78,6 +78,15 @@ def test_model_leaning_on_a_drifting_feature_loses_rank_under_the_time_split(dri
     side = comparison.side_by_side("drift-test")
     assert side.columns == ["model", "random", "time"]
 
+    # an entry scored under one split only (here a top-k variant, best of all) is not ranked
+    extra = {**rows[-1], "job_id": "extra", "variant": "tuned-top2-jmi", "test_score": 0.999}
+    with_extra = compare_splits(result_frame([*rows, extra]))
+    assert with_extra.moves.equals(comparison.moves)
+    assert with_extra.taus.equals(comparison.taus)
+    time_ranks = with_extra.rankings.filter(pl.col("strategy") == "time")
+    assert time_ranks.filter(pl.col("rank") == 1.0)["model"].to_list() == [
+        "dummy (tuned-top2-jmi)"]  # listed under its own split
+
 
 def test_adversarial_validation_sees_the_time_shift_but_not_the_random_one():
     dataset = load_job_dataset(SPEC, None)
