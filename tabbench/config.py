@@ -64,10 +64,10 @@ _KEYS = (
     "storage", "max_rows", "device", "out", "features", "tuning_workers", "threads",
 )
 _FEATURE_KEYS = ("select", "top_k", "method")
-#: The ranker that picks the top-k features to tune on when none is named. With the top
-#: half (LightGBM, ``time-0``, 3 seeds) JMI did best or tied on every bundled dataset:
-#: flights −0.3% ROC AUC (mi-corrected −2.1%, 3MR −1.6%), bikeshare +21% RMSE (3MR the
-#: same, mi-corrected +41%), hotel-rates the same 13 features as the others (README).
+#: The ranker that picks the top-k features to tune on when none is named. JMI is the one
+#: that kept flights within 1% with half of its features (LightGBM, ``time-0``, 3 seeds:
+#: −0.3% ROC AUC; mi-corrected −2.1%, 3MR −1.6%); on the small bundled tables 3MR was
+#: often as good or better (README, "Ranking features").
 DEFAULT_SELECTION_METHOD = "jmi"
 
 

@@ -254,6 +254,21 @@ def test_a_constant_is_never_picked_first_even_when_every_feature_scores_below_c
     assert ranking.top(3)[-1] == "c"
 
 
+@pytest.mark.parametrize("method", ["3mr", "jmi"])
+def test_on_few_rows_a_second_informative_number_beats_a_useless_category(method):
+    # 1,500 rows, 4 classes: the exact table of two 32-bin numbers has 4,224 cells, where
+    # any pair's MI saturates; merged bins keep the pair terms meaningful
+    rng = np.random.default_rng(1)
+    n = 1500
+    x1, x2 = rng.normal(size=n), rng.normal(size=n)
+    y = np.select([x1 + 0.5 * x2 > 0.7, x1 - x2 < -0.5, x1 > 1.5], [0, 1, 2], 3)
+    frame = pl.DataFrame({"x1": x1, "x2": x2, "region": rng.choice(list("nsew"), n),
+                          "count": rng.poisson(3, n)})
+    kinds = {"x1": "numeric", "x2": "numeric", "region": "categorical", "count": "numeric"}
+    ranking = rank_table(frame, kinds, y, "multiclass", method=method, quality=False)
+    assert ranking.top(2) == ["x1", "x2"]
+
+
 def test_jmi_takes_a_feature_that_informs_only_jointly_with_the_selected_one():
     rng = np.random.default_rng(4)
     n = 20_000
