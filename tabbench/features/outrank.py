@@ -44,8 +44,11 @@ Cardinality correction (``mi-corrected``)
     relabeling of a selected feature (its joint table with it has no more cells than
     either has codes: an exact duplicate, however encoded) is deferred until no other
     candidate is left; so is a constant, which is never picked first either. The pair
-    terms are computed on at most ``PAIR_SAMPLE`` seeded rows. A feature's ``score`` is
-    the objective when it was picked (1.0 for the first).
+    terms are computed on at most ``PAIR_SAMPLE`` seeded rows, exact unless a pair's table
+    with the target has more cells than rows: then its numbers are merged into fewer
+    quantile bins (``RankContext.pair_bins``), since there any pair's plug-in MI nears
+    the target's entropy. A feature's ``score`` is the objective when it was picked (1.0
+    for the first).
     Without the deferral a copy of the first feature is picked third on the drift data:
     its relational term with the second feature is as high as the original's.
 
@@ -56,8 +59,8 @@ JMI (``jmi``)
 
         mean_{s selected} L(s, f)
 
-    with ``L`` 3MR's relational term (corrected MI of the pair's exact combined code with
-    the target). A candidate is scored by what it says *together with* each selected
+    with ``L`` 3MR's relational term (corrected MI of the pair's combined code with the
+    target). A candidate is scored by what it says *together with* each selected
     feature: one that is weak alone but changes what a selected feature means (the month
     beside the weather) is taken early, one that repeats a selected feature adds little
     to the pairs. One-to-one copies and constants are deferred and pair terms sampled as
@@ -394,6 +397,7 @@ class RankContext:
         self.alpha, self.beta = alpha, beta
         self.pair_sample = pair_sample
         self.greedy_steps = greedy_steps
+        self._coarse: dict[int, tuple[np.ndarray, int]] = {}
         self.estimator = MIEstimator(target, n_classes, permutations=permutations, seed=seed)
 
     @property
@@ -475,10 +479,6 @@ class RankContext:
     def pair_codes(self, j: int) -> np.ndarray:
         """Codes of feature ``j`` on the pair rows."""
         return self._pair_rows_codes[j]
-
-    @cached_property
-    def _coarse(self) -> dict[int, tuple[np.ndarray, int]]:
-        return {}
 
     def _coarse_codes(self, j: int) -> tuple[np.ndarray, int]:
         """Feature ``j``'s pair-row codes, numbers merged into at most ``pair_bins`` bins."""
@@ -599,9 +599,10 @@ def _forward_selection(ctx: RankContext,
     """Greedy forward selection on pair terms, shared by 3MR and JMI.
 
     Starts with the most relevant feature (corrected MI); at each step every remaining
-    feature gets its pair terms with the feature selected last — ``relational`` (corrected
-    MI of the pair's exact combined code with the target) and, when ``redundancy`` is
-    asked, the corrected MI between the two — and ``objective(pool, candidates)`` picks
+    feature gets its pair terms with the feature selected last, on the codes
+    :meth:`RankContext.pair_table_codes` gives — ``relational`` (corrected MI of the pair's
+    combined code with the target) and, when ``redundancy`` is asked, the corrected MI
+    between the two — and ``objective(pool, candidates)`` picks
     the best of the pool. A candidate that is a one-to-one relabeling of a selected
     feature, or constant, is deferred until no other is left (see the module docstring):
     a constant's pair with ``s`` says what ``s`` says alone, which would otherwise rank it
