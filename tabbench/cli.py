@@ -522,7 +522,6 @@ def compare_splits_command(
     from tabbench.drift import shift_table
     from tabbench.leaderboard import read_results
     from tabbench.plots import save, slope_chart
-    from tabbench.runner import plan
 
     cfg = load_config(config).override(
         datasets=dataset or None, models=_split_names(models), splits=_split_names(splits),
@@ -531,8 +530,8 @@ def compare_splits_command(
         raise TabbenchError(f"--splits must include random and time, got {','.join(cfg.splits)}")
     summary = _run_with_progress(cfg, datasets_dir)
     # this config's jobs only: the folder may hold other models, variants or thread counts
-    job_ids = [job.job_id for job in plan(cfg, datasets_dir)]
-    results = read_results(summary.out_dir).filter(pl.col("job_id").is_in(job_ids))
+    results = read_results(summary.out_dir).filter(
+        pl.col("job_id").is_in(list(summary.job_ids)))
     comparison = compare_splits(results)
     for name in comparison.rankings["dataset"].unique(maintain_order=True).to_list():
         _print_frame(comparison.side_by_side(name), f"Rank of each model on {name}",

@@ -60,15 +60,19 @@ def compare_splits(results: pl.DataFrame, *, reference: str = "random",
         .agg(pl.col("test_score").mean().alias("score"))
         .rename({"split_strategy": "strategy", "entry": "model"})
     )
-    ranked = []
-    for _, group in per_strategy.group_by("dataset", "strategy", maintain_order=True):
-        maximize = get_metric(group["metric"][0]).direction == "maximize"
-        ranked.append(group.with_columns(
-            pl.Series("rank", rank_scores(group["score"].to_numpy(), maximize=maximize))))
-    rankings = pl.concat(ranked).sort("dataset", "strategy", "rank")
+    rankings = pl.concat([
+        group.with_columns(_ranks(group, "score", "rank"))
+        for _, group in per_strategy.group_by("dataset", "strategy", maintain_order=True)
+    ]).sort("dataset", "strategy", "rank")
     strategies = _order(rankings["strategy"].unique().to_list())
     return SplitComparison(strategies, rankings, _taus(rankings, strategies),
                            _moves(rankings, reference, target))
+
+
+def _ranks(group: pl.DataFrame, score: str, name: str) -> pl.Series:
+    """Ranks (1 = best, ties averaged) of ``group[score]``, one dataset's models."""
+    maximize = get_metric(group["metric"][0]).direction == "maximize"
+    return pl.Series(name, rank_scores(group[score].to_numpy(), maximize=maximize))
 
 
 def _order(strategies: list[str]) -> list[str]:
@@ -109,11 +113,8 @@ def _moves(rankings: pl.DataFrame, reference: str, target: str) -> pl.DataFrame:
     # ranks among the models both strategies scored: a model that only one of them has (a
     # top-k variant, a failed job) must not shift the others' ranks
     moves = pl.concat([
-        group.with_columns(*(
-            pl.Series(f"rank_{name}", rank_scores(
-                group[f"score_{name}"].to_numpy(),
-                maximize=get_metric(group["metric"][0]).direction == "maximize"))
-            for name in (reference, target)))
+        group.with_columns(*(_ranks(group, f"score_{name}", f"rank_{name}")
+                             for name in (reference, target)))
         for _, group in moves.group_by("dataset", maintain_order=True)])
     sign = np.array([1.0 if get_metric(m).direction == "maximize" else -1.0
                      for m in moves["metric"].to_list()])

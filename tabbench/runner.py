@@ -89,12 +89,13 @@ def make_executor(config: BenchmarkConfig) -> Any:
 
 @dataclass
 class RunSummary:
-    """What a run did: counts by status, and where the files are."""
+    """What a run did: counts by status, where the files are, and its jobs' ids."""
 
     out_dir: Path
     planned: int
     skipped: int
     counts: Counter = field(default_factory=Counter)
+    job_ids: tuple[str, ...] = ()
 
 
 ProgressCallback = Callable[[Job, dict], None]
@@ -121,7 +122,8 @@ def run_benchmark(config: BenchmarkConfig, *, datasets_dirs: list[Path] | None =
     duplicates = [job_id for job_id, n in Counter(j.job_id for j in jobs).items() if n > 1]
     if duplicates:
         raise ConfigError(f"{config.source}: the config plans job {duplicates[0]!r} twice")
-    summary = RunSummary(out_dir, planned=len(jobs), skipped=len(jobs) - len(pending))
+    summary = RunSummary(out_dir, planned=len(jobs), skipped=len(jobs) - len(pending),
+                         job_ids=tuple(job.job_id for job in jobs))
     if on_start:
         on_start(len(pending))
     for job, row, trials in make_executor(config).run(pending):

@@ -191,6 +191,12 @@ def _pair_counts(a: np.ndarray, card_a: int, b: np.ndarray, card_b: int) -> np.n
     return np.unique(joint, return_counts=True)[1]
 
 
+def _one_to_one(joint: np.ndarray, marg_a: np.ndarray, marg_b: np.ndarray) -> bool:
+    """Whether a pair table has no more occupied cells than either side has codes in use."""
+    cells = int(np.count_nonzero(joint))
+    return cells == int(np.count_nonzero(marg_a)) == int(np.count_nonzero(marg_b))
+
+
 def mutual_information(a: np.ndarray, b: np.ndarray) -> float:
     """Plain mutual information (nats) of two arrays of non-negative integer codes.
 
@@ -291,9 +297,9 @@ class MIEstimator:
     @staticmethod
     def bijective(a: np.ndarray, card_a: int, b: np.ndarray, card_b: int) -> bool:
         """Whether every code of ``a`` meets exactly one code of ``b`` and vice versa."""
-        cells = int(np.count_nonzero(_pair_counts(a, card_a, b, card_b)))
-        return (cells == int(np.count_nonzero(np.bincount(a, minlength=int(card_a))))
-                == int(np.count_nonzero(np.bincount(b, minlength=int(card_b)))))
+        return _one_to_one(_pair_counts(a, card_a, b, card_b),
+                           np.bincount(a, minlength=int(card_a)),
+                           np.bincount(b, minlength=int(card_b)))
 
     def pair_mi(self, a: np.ndarray, card_a: int, b: np.ndarray,
                 card_b: int) -> tuple[float, float, bool]:
@@ -307,8 +313,7 @@ class MIEstimator:
         marg_b = np.bincount(b, minlength=int(card_b))
         base = math.log(n) - (_xlogx(marg_a) + _xlogx(marg_b)) / n
         joint = _pair_counts(a, card_a, b, card_b)
-        cells = int(np.count_nonzero(joint))
-        bijective = cells == int(np.count_nonzero(marg_a)) == int(np.count_nonzero(marg_b))
+        bijective = _one_to_one(joint, marg_a, marg_b)
         mi = max(0.0, base + _xlogx(joint) / n)
         nulls = [base + _xlogx(_pair_counts(a[p], card_a, b, card_b)) / n
                  for p in self.permutations]
