@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from tabbench.exceptions import TabbenchError, TabbenchWarning
+from tabbench.paths import check_name, safe_join
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Benchmark machine learning on tabular data, under random and time splits.")
@@ -70,7 +71,7 @@ def run(
         budget=budget, jobs=jobs, out=out, max_rows=max_rows, time_limit=time_limit,
         storage=storage, executor=executor, scheduler=scheduler,
         tuning_workers=tuning_workers, threads=threads,
-        seeds=[int(s) for s in seeds.split(",")] if seeds else None,
+        seeds=_seed_list(seeds) if seeds else None,
         features=_feature_sets(cfg, top_k),
     )
     summary = _run_with_progress(cfg, datasets_dir, retry_failed)
@@ -246,6 +247,61 @@ def datasets_add(
     console.print(toml_path.read_text(), markup=False, highlight=False)
 
 
+@datasets_app.command("build-suite")
+def datasets_build_suite(
+    name: Annotated[str, typer.Argument(help="Suite name, e.g. temporal.")],
+    force: Annotated[bool, typer.Option(help="Rebuild the files that exist too.")] = False,
+    datasets_dir: DatasetsDir = None,
+) -> None:
+    """Build a suite's missing data files from installed packages; print the leakage audit.
+
+    Example: ``tabbench datasets build-suite temporal`` (needs the packages of the ``suite``
+    extra; the command says how to install them when one is missing)
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from tabbench.datasets.suites import SUITES, build_suite, suite_specs
+    from tabbench.datasets.suites.audit import findings
+
+    SUITES.get(name)  # an unknown name lists the suites, before any progress bar
+    results = []
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  console=console) as progress:
+        task = progress.add_task(f"suite {name}", total=None)
+
+        def on_start(spec) -> None:
+            if progress.tasks[task].total is None:
+                progress.update(task, total=len(suite_specs(name, datasets_dir)))
+            progress.update(task, description=f"{spec.name}")
+
+        def on_progress(result) -> None:
+            results.append(result)
+            state = "[green]built[/]" if result.built else "present"
+            progress.console.print(f"{result.spec.name:<20} {state:<7} {result.n_rows:>9,} rows "
+                                   f"{result.seconds:6.1f} s", highlight=False)
+            progress.update(task, advance=1, description=f"suite {name}")
+
+        build_suite(name, force=force, on_start=on_start, on_progress=on_progress,
+                    datasets_dirs=datasets_dir)
+    built = sum(r.built for r in results)
+    console.print(f"{built} built, {len(results) - built} already present")
+    audits = [r.audit for r in results if r.audit is not None]
+    if not audits:
+        return
+    flagged = findings(pl.concat(audits))
+    if flagged.height == 0:
+        console.print("Leakage audit: no column flagged")
+        return
+    evidence = pl.when(pl.col("flag").str.contains("predicts")).then(
+        pl.format("{} {}", "metric", pl.col("score").round(3))
+    ).otherwise(pl.format("rho {}", pl.col("time_rho").round(3)))
+    handled = pl.col("handled").str.extract(r"^([^:]+)").fill_null("NOT HANDLED")
+    _print_frame(flagged.select("dataset", "column", "flag", evidence.alias("evidence"),
+                                handled.alias("handled")),
+                 "Leakage audit: flagged columns (reasons in each TOML's \\[drop_reasons] "
+                 "or \\[audit])")
+
+
 @app.command("rank-features")
 def rank_features(
     dataset: Annotated[str, typer.Argument(help="A registered dataset.")],
@@ -254,14 +310,16 @@ def rank_features(
     method: Annotated[str | None, typer.Option(
         help="mi, mi-corrected, mi-heldout, 3mr or jmi (default: mi-corrected; with "
              "--evaluate, jmi).")] = None,
-    top: Annotated[int, typer.Option(help="Features shown in the table and the chart.")] = 20,
+    top: Annotated[int, typer.Option(min=1, help="Features shown in the table and the chart.")
+                   ] = 20,
     interactions: Annotated[int, typer.Option(
-        help="Score feature combinations up to this order (1 = none, 2, 3).")] = 1,
-    bins: Annotated[int, typer.Option(help="Quantile bins of numeric features.")] = 32,
+        min=1, max=3, help="Score feature combinations up to this order (1 = none, 2, 3).")] = 1,
+    bins: Annotated[int, typer.Option(min=2, max=65535,
+                                      help="Quantile bins of numeric features.")] = 32,
     permutations: Annotated[int, typer.Option(
-        help="Permuted targets of the chance correction.")] = 5,
+        min=1, help="Permuted targets of the chance correction.")] = 5,
     max_rows: Annotated[int | None, typer.Option(
-        help="Subsample the dataset to this many rows (as `run` does).")] = None,
+        min=10, help="Subsample the dataset to this many rows (as `run` does).")] = None,
     out: Annotated[Path | None, typer.Option(
         help="Run folder (default leaderboard/features-DATASET).")] = None,
     evaluate: Annotated[bool, typer.Option(
@@ -273,7 +331,8 @@ def rank_features(
                     "and half of them).")] = None,
     budget: Annotated[str, typer.Option(help="--evaluate: tuning budget.")] = "quick",
     seeds: Annotated[str, typer.Option(help="--evaluate: comma-separated seeds.")] = "0",
-    jobs: Annotated[int, typer.Option("--jobs", "-j", help="--evaluate: parallel jobs.")] = 1,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", min=1,
+                                      help="--evaluate: parallel jobs.")] = 1,
     time_limit: Annotated[float | None, typer.Option(help="--evaluate: seconds per job.")] = 900.0,
     datasets_dir: DatasetsDir = None,
 ) -> None:
@@ -290,16 +349,20 @@ def rank_features(
 
     method = method or (DEFAULT_SELECTION_METHOD if evaluate else DEFAULT_METHOD)
     RANKERS.get(method, "--method")
-    if top < 1:
-        raise TabbenchError(f"--top must be at least 1, got {top}")
-    seed_list = _int_list(seeds, "--seeds")
+    if time_limit is not None and not 0 < time_limit < float("inf"):
+        raise TabbenchError(f"--time-limit must be a number of seconds greater than 0, "
+                            f"got {time_limit}")
+    seed_list = _seed_list(seeds)
+    if k is not None:
+        _int_list(k, "--k", minimum=1)
     model_list = _split_names(models) or []
     if evaluate:
         from tabbench.config import BUDGETS, BenchmarkConfig
 
         BenchmarkConfig(models=tuple(model_list)).validate("--models")
         BUDGETS.get(budget, "--budget")
-    out_dir = out or Path.cwd() / "leaderboard" / f"features-{dataset.lower()}"
+    out_dir = out or safe_join(Path.cwd() / "leaderboard",
+                               f"features-{check_name(dataset.lower(), 'dataset', 'rank-features')}")
     with console.status(f"ranking the features of {dataset}…"):
         ranking = rank_dataset(dataset, split_id=split, max_rows=max_rows,
                                datasets_dirs=datasets_dir, method=method, bins=bins,
@@ -315,11 +378,24 @@ def rank_features(
               jobs, time_limit, out_dir, datasets_dir)
 
 
-def _int_list(text: str, option: str) -> list[int]:
+def _int_list(text: str, option: str, minimum: int | None = None) -> list[int]:
+    """Comma-separated integers of ``option``, each at least ``minimum`` when given."""
     try:
-        return [int(v) for v in text.split(",") if v.strip()]
+        values = [int(v) for v in text.split(",") if v.strip()]
     except ValueError:
         raise TabbenchError(f"{option}: expected comma-separated integers, got {text!r}") from None
+    if minimum is not None and any(v < minimum for v in values):
+        raise TabbenchError(f"{option}: every value must be at least {minimum}, got {text!r}")
+    return values
+
+
+def _seed_list(text: str, option: str = "--seeds") -> list[int]:
+    """Seeds: at least one non-negative integer."""
+    values = _int_list(text, option, minimum=0)
+    if not values:
+        raise TabbenchError(f"{option}: expected comma-separated non-negative integers, "
+                            f"got {text!r}")
+    return values
 
 
 def _print_ranking(ranking, top: int) -> None:
@@ -414,18 +490,20 @@ def explain(
     model: Annotated[str, typer.Option("--model", "-m", help="The model to explain.")],
     split: Annotated[str | None, typer.Option(
         help="Split id (default time-0, or random-0 without a time column).")] = None,
-    top_k: Annotated[int, typer.Option("--top-k", help="Features the surrogate may use.")] = 10,
+    top_k: Annotated[int, typer.Option("--top-k", min=1,
+                                       help="Features the surrogate may use.")] = 10,
     surrogate: Annotated[str, typer.Option(help="Surrogate kind: tree, rules or linear.")] = "tree",
     row: Annotated[int | None, typer.Option(
-        help="Also explain this row of the test part (0-based).")] = None,
+        min=0, help="Also explain this row of the test part (0-based).")] = None,
     out: Annotated[Path | None, typer.Option(
         help="Run folder: tuned params are read from it, the result row and the files are "
              "written to it (default leaderboard/default).")] = None,
     max_rows: Annotated[int, typer.Option(
-        help="Subsample the dataset to this many rows, seeded as `run` does; 0 = all rows.")
+        min=0, help="Subsample the dataset to this many rows, seeded as `run` does; 0 = all rows.")
     ] = 50_000,
-    seed: Annotated[int, typer.Option(help="Seed of the model, permutations and surrogate.")] = 0,
-    threads: Annotated[int, typer.Option(help="Threads of the model.")] = 1,
+    seed: Annotated[int, typer.Option(
+        min=0, help="Seed of the model, permutations and surrogate.")] = 0,
+    threads: Annotated[int, typer.Option(min=1, help="Threads of the model.")] = 1,
     datasets_dir: DatasetsDir = None,
 ) -> None:
     """Explain a model with a small surrogate that mimics it; print its fidelity.
@@ -439,8 +517,6 @@ def explain(
     """
     from tabbench.explain import explain_dataset
 
-    if max_rows < 0:
-        raise TabbenchError(f"--max-rows must be at least 1 (or 0 for all rows), got {max_rows}")
     with console.status(f"explaining {model} on {dataset}…") as status:
         explanation = explain_dataset(
             dataset, model, split_id=split, kind=surrogate, top_k=top_k, row=row, out=out,
@@ -496,12 +572,14 @@ def _measure(value: float | None) -> str:
 
 @app.command("compare-splits")
 def compare_splits_command(
-    config: Annotated[Path | None, typer.Argument(help="Benchmark config TOML.")] = None,
+    config: Annotated[Path | None, typer.Argument(
+        help="Benchmark config TOML (its datasets, models, splits and seeds).")] = None,
     dataset: Annotated[list[str] | None, typer.Option("--dataset", "-d",
                                                       help="Dataset name (repeatable).")] = None,
     models: Annotated[str | None, typer.Option(help="Comma-separated model names.")] = None,
-    splits: Annotated[str, typer.Option(help="Split strategies to compare.")] =
-        "random,time,sliding-window",
+    splits: Annotated[str | None, typer.Option(
+        help="Split strategies to compare (default: the config's, or random,time,"
+             "sliding-window without a config).")] = None,
     budget: Annotated[str | None, typer.Option(help="smoke, quick, standard or paper.")] = None,
     jobs: Annotated[int | None, typer.Option("--jobs", "-j", help="Parallel jobs.")] = None,
     max_rows: Annotated[int | None, typer.Option(help="Subsample datasets to this many rows.")] = None,
@@ -511,23 +589,39 @@ def compare_splits_command(
     """Rank the same models under random and time-based splits, and measure the shift.
 
     Runs the jobs that are missing (results already in the run folder are reused), then
-    prints the rankings side by side, Kendall tau between strategies, the models whose
-    rank moved, and shift diagnostics; writes the slope chart ``compare-splits.png``.
+    prints the rankings side by side; Kendall tau between strategies with 95% intervals
+    (per dataset over seeds, pooled over datasets); the mean per-dataset tau, which answers
+    "does the random-split ranking predict the time-split ranking?"; the models whose rank
+    moved; Friedman, Nemenyi CD and Elo per strategy over the datasets; shift diagnostics
+    and their correlation with the rank change. Writes the slope chart
+    ``compare-splits.png``, the scatter ``compare-splits-shift.png`` and the shift table
+    ``compare-splits-shift.parquet`` (for ``tabbench report``) into the run folder.
 
-    Example: ``tabbench compare-splits --dataset flights --models lightgbm,linear``
+    Example: ``tabbench compare-splits configs/temporal.toml`` or
+    ``tabbench compare-splits --dataset flights --models lightgbm,linear``
     """
-    from tabbench.compare import compare_splits
+    from tabbench.compare import (
+        compare_splits,
+        elo_columns,
+        friedman_table,
+        save_shifts,
+        shift_vs_rank_change,
+        strategy_statistics,
+    )
     from tabbench.config import load_config
     from tabbench.datasets.registry import get_spec
     from tabbench.drift import shift_table
     from tabbench.leaderboard import read_results
-    from tabbench.plots import save, slope_chart
+    from tabbench.plots import save, shift_scatter, slope_chart
 
+    if config is None and splits is None:
+        splits = "random,time,sliding-window"
     cfg = load_config(config).override(
         datasets=dataset or None, models=_split_names(models), splits=_split_names(splits),
         budget=budget, jobs=jobs, out=out, max_rows=max_rows)
     if not {"random", "time"} <= set(cfg.splits):
-        raise TabbenchError(f"--splits must include random and time, got {','.join(cfg.splits)}")
+        where = "--splits" if splits is not None else f"{config}: splits"
+        raise TabbenchError(f"{where} must include random and time, got {','.join(cfg.splits)}")
     summary = _run_with_progress(cfg, datasets_dir)
     # this config's jobs only: the folder may hold other models, variants or thread counts
     results = read_results(summary.out_dir).filter(
@@ -538,18 +632,41 @@ def compare_splits_command(
                      {s: ".1f" for s in comparison.strategies})
     _print_frame(comparison.side_by_side(), "Mean rank over datasets",
                  {s: ".2f" for s in comparison.strategies})
-    _print_frame(comparison.taus, "Kendall tau between strategies", {"tau": ".2f", "pvalue": ".3f"})
+    intervals = {"low": ".2f", "high": ".2f"}
+    _print_frame(comparison.taus, "Kendall tau between strategies (95% interval: per dataset "
+                 "from resampling seeds, pooled from resampling datasets)",
+                 {"tau": ".2f", **intervals, "pvalue": ".3f"})
+    _print_frame(comparison.agreement, "Mean per-dataset Kendall tau (95% interval from "
+                 "resampling datasets)", {"mean_tau": ".2f", **intervals})
+    console.print(comparison.headline(), markup=False, highlight=False)
     moved = comparison.moves.filter(pl.col("rank_change") != 0).drop("metric")
     _print_frame(moved, "Models whose rank moved (random → time); score change in %",
                  {"score_random": ".4f", "score_time": ".4f", "score_change_pct": "+.1f"})
+    statistics = strategy_statistics(comparison)
+    _print_frame(friedman_table(statistics), "Friedman test per strategy, datasets as blocks "
+                 "(Nemenyi critical difference at α = 0.05, in mean ranks)",
+                 {"chi2": ".2f", "pvalue": ".3g", "critical_difference": ".2f"})
+    _print_frame(elo_columns(statistics), "Elo per strategy, datasets as blocks: rating "
+                 "[95% interval from resampling datasets]")
     specs = [get_spec(name, datasets_dir) for name in cfg.datasets]
     shifts = shift_table(specs, ["random", "time"], max_rows=cfg.max_rows,
                          split_params=cfg.split_params)
     _print_frame(shifts, "Shift between training and test rows (adversarial-validation AUC: "
-                 "0.5 = no shift)", {"adversarial_auc": ".3f"})
-    chart = summary.out_dir / "compare-splits.png"
+                 "0.5 = no shift; drifting_share: features with PSI ≥ 0.25)",
+                 {"adversarial_auc": ".3f", "drifting_share": ".2f"})
+    save_shifts(summary.out_dir, shifts)
+    shift = shift_vs_rank_change(comparison, shifts)
+    _print_frame(shift.table, "Shift of the time split against rank change (1 − tau, random "
+                 "vs time)", {"adversarial_auc": ".3f", "drifting_share": ".2f", "tau": ".2f",
+                              "rank_change": ".2f"})
+    _print_frame(shift.correlations, "Spearman correlation across datasets of shift and rank "
+                 "change (95% interval from resampling datasets; p from scipy)",
+                 {"spearman": ".2f", **intervals, "pvalue": ".3g"})
+    chart, scatter = (summary.out_dir / name for name in ("compare-splits.png",
+                                                           "compare-splits-shift.png"))
     save(slope_chart(comparison), chart)
-    console.print(f"Slope chart: [bold]{chart}[/]")
+    save(shift_scatter(shift), scatter)
+    console.print(f"Slope chart: [bold]{chart}[/]; shift against rank change: [bold]{scatter}[/]")
 
 
 @app.command()
@@ -560,7 +677,8 @@ def ncd(
         "--estimate-k", help="Estimate the number of novel classes (silhouette) and use it.")] = False,
     methods: Annotated[str | None, typer.Option(help="Comma-separated NCD methods.")] = None,
     seeds: Annotated[str, typer.Option(help="Comma-separated seeds.")] = "0",
-    n_trials: Annotated[int, typer.Option(help="Optuna trials (class-hiding CV); 0 = defaults.")] = 0,
+    n_trials: Annotated[int, typer.Option(
+        min=0, help="Optuna trials (class-hiding CV); 0 = defaults.")] = 0,
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("leaderboard/ncd"),
 ) -> None:
     """Discover novel classes: cluster the unlabelled rows helped by the known classes.
@@ -569,11 +687,11 @@ def ncd(
     """
     from tabbench.ncd import run_ncd
 
-    novel = _int_list(novel_classes, "--novel-classes")
+    novel = _int_list(novel_classes, "--novel-classes", minimum=0)
     if not novel:
         raise TabbenchError("--novel-classes: give at least one class code, e.g. 0,3,5")
     rows = run_ncd(dataset, novel, methods=_split_names(methods),
-                   seeds=_int_list(seeds, "--seeds"), estimate=estimate_k, n_trials=n_trials,
+                   seeds=_seed_list(seeds), estimate=estimate_k, n_trials=n_trials,
                    out=out)
     _print_frame(pl.DataFrame([{k: r[k] for k in ("model", "variant", "metric_acc", "test_score_std",
                                                   "metric_nmi", "metric_ari", "metric_k_hat")}
@@ -629,13 +747,37 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 _default_showwarning = warnings.showwarning
 
 
+def _usage_error_types() -> tuple[type[Exception], type[Exception], type[Exception]]:
+    """(UsageError, ClickException, Abort) of the click that parses our arguments, and of
+    plain click: typer >= 0.25 raises its own vendored copies."""
+    import click
+
+    try:
+        from typer._click import exceptions as vendored
+    except ImportError:  # an older typer uses click itself
+        vendored = click.exceptions
+    return ((vendored.UsageError, click.exceptions.UsageError),
+            (vendored.ClickException, click.exceptions.ClickException),
+            (typer.Abort, click.exceptions.Abort))
+
+
+def _usage_line(exc: Exception) -> str:
+    """One line for a usage error: the command, what was wrong, where to read more."""
+    ctx = getattr(exc, "ctx", None)
+    command = ctx.command_path if ctx is not None else "tabbench"
+    message = " ".join(exc.format_message().split()).rstrip(".")
+    message = message[:1].lower() + message[1:]
+    return f"{command}: {message} (see '{command} --help')"
+
+
 def main() -> None:
     """Entry point: run the app; user errors print one red line and exit with code 2."""
     warnings.showwarning = _show_warning
+    usage_errors, click_errors, aborts = _usage_error_types()
     try:
         app(standalone_mode=False)
     except TabbenchError as exc:
-        err_console.print(f"[red]error:[/] {exc}", markup=True, highlight=False, soft_wrap=True)
+        _print_error(str(exc))
         sys.exit(2)
     except KeyboardInterrupt:
         err_console.print("[yellow]interrupted: finished jobs are saved; run again to resume")
@@ -643,15 +785,22 @@ def main() -> None:
     except (typer.Exit, SystemExit) as exc:
         code = getattr(exc, "exit_code", getattr(exc, "code", 0))
         sys.exit(code)
-    except Exception as exc:
-        import click
+    except usage_errors as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":  # a bare group: its help is the answer
+            console.print(exc.ctx.get_help() if exc.ctx else exc.format_message(),
+                          markup=False, highlight=False)
+            sys.exit(0)
+        _print_error(_usage_line(exc))
+        sys.exit(2)
+    except click_errors as exc:
+        _print_error(" ".join(exc.format_message().split()))
+        sys.exit(2)
+    except aborts:
+        sys.exit(130)
 
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            sys.exit(2)
-        if isinstance(exc, click.exceptions.Abort):
-            sys.exit(130)
-        raise
+
+def _print_error(message: str) -> None:
+    err_console.print(f"[red]error:[/] {message}", markup=True, highlight=False, soft_wrap=True)
 
 
 if __name__ == "__main__":

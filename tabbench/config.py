@@ -9,6 +9,7 @@ from typing import Any
 from tabbench._registry import Registry
 from tabbench._toml import check_keys, expect, read_toml
 from tabbench.exceptions import ConfigError
+from tabbench.paths import check_name, safe_join
 
 #: The project root (the folder holding ``configs/``, ``datasets/`` and ``leaderboard/``).
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -132,11 +133,13 @@ class BenchmarkConfig:
     tuning_workers: int = 1
     #: Threads per job; ``None``: the cores divided by ``jobs`` (local), 1 (Dask).
     threads: int | None = None
+    #: The keys set from the command line (:meth:`override`), named by flag in messages.
+    from_flags: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
 
     @property
     def out_dir(self) -> Path:
         """Where results go: ``out`` if set, else ``leaderboard/<name>`` under the current folder."""
-        return self.out or Path.cwd() / "leaderboard" / self.name
+        return self.out or safe_join(Path.cwd() / "leaderboard", self.name)
 
     def override(self, **changes: Any) -> BenchmarkConfig:
         """A copy with the non-``None`` ``changes`` applied (CLI options over the config)."""
@@ -148,19 +151,31 @@ class BenchmarkConfig:
         for key in ("datasets", "models", "splits", "variants", "seeds"):
             if key in kept:
                 kept[key] = tuple(kept[key])
-        config = replace(self, **kept)
-        config.validate(where="command line")
+        config = replace(self, **kept, from_flags=self.from_flags | set(kept))
+        config.validate(where="command line", flags=True)
         return config
 
-    def validate(self, where: str) -> None:
-        """Check the names and numbers that can be checked without loading data."""
+    def validate(self, where: str, flags: bool = False) -> None:
+        """Check the names and numbers that can be checked without loading data.
+
+        ``where`` names the source in messages (the config file); with ``flags`` the
+        values came from the command line, and each is named by its option (``--jobs``).
+        """
+        import math
+
+        from tabbench.device import DEVICES
         from tabbench.models.base import get_model
         from tabbench.splits import SPLITTERS
 
+        def fail(key: str, problem: str) -> None:
+            name = f"--{key.replace('_', '-')}" if flags else f"{where}: {key}"
+            raise ConfigError(f"{name} {problem}")
+
+        check_name(self.name, "run name", where, ConfigError)
         for model in self.models:
-            get_model(model, where)
+            get_model(model, "--models" if flags else where)
         for split in self.splits:
-            SPLITTERS.get(split, where)
+            SPLITTERS.get(split, "--splits" if flags else where)
         for split in self.split_params:
             SPLITTERS.get(split, f"{where}: split_params")
         for variant in self.variants:
@@ -168,32 +183,38 @@ class BenchmarkConfig:
                 raise ConfigError(f"{where}: unknown variant {variant!r}; valid names are: "
                                   f"{', '.join(VARIANTS)}")
         if self.executor not in EXECUTORS:
-            raise ConfigError(f"{where}: unknown executor {self.executor!r}; valid names are: "
-                              f"{', '.join(EXECUTORS)}")
+            fail("executor", f"must be one of {', '.join(EXECUTORS)}, got {self.executor!r}")
+        if self.device not in DEVICES:
+            fail("device", f"must be one of {', '.join(DEVICES)}, got {self.device!r}")
         if self.jobs < 1:
-            raise ConfigError(f"{where}: jobs must be at least 1, got {self.jobs}")
+            fail("jobs", f"must be at least 1, got {self.jobs}")
         if self.threads is not None and self.threads < 1:
-            raise ConfigError(f"{where}: threads must be at least 1, got {self.threads}")
+            fail("threads", f"must be at least 1, got {self.threads}")
+        if self.time_limit is not None and not (0 < self.time_limit < math.inf):
+            fail("time_limit", f"must be a number of seconds greater than 0, "
+                               f"got {self.time_limit}")
         if self.scheduler is not None and self.executor != "dask":
-            raise ConfigError(f"{where}: a scheduler ({self.scheduler}) needs executor "
-                              f"'dask', got {self.executor!r}")
+            fail("scheduler", f"({self.scheduler}) needs executor 'dask', "
+                              f"got {self.executor!r}")
         if self.tuning_workers < 1:
-            raise ConfigError(f"{where}: tuning_workers must be at least 1, "
-                              f"got {self.tuning_workers}")
+            fail("tuning_workers", f"must be at least 1, got {self.tuning_workers}")
         if self.tuning_workers > 1 and (self.executor != "dask" or self.storage is None
                                         or self.storage.startswith("sqlite:///:memory:")):
-            raise ConfigError(f"{where}: tuning_workers = {self.tuning_workers} needs executor "
-                              f"'dask' and a shared Optuna storage (e.g. "
-                              f"postgresql+psycopg://USER@HOST:PORT/DB)")
+            fail("tuning_workers", f"set to {self.tuning_workers} needs executor 'dask' and a "
+                                   f"shared Optuna storage (e.g. "
+                                   f"postgresql+psycopg://USER@HOST:PORT/DB)")
         if self.max_rows is not None and self.max_rows < 10:
-            raise ConfigError(f"{where}: max_rows must be at least 10, got {self.max_rows}")
+            fail("max_rows", f"must be at least 10, got {self.max_rows}")
         if not self.seeds:
-            raise ConfigError(f"{where}: seeds must not be empty")
+            fail("seeds", "must not be empty")
+        if any(seed < 0 for seed in self.seeds):
+            fail("seeds", f"must be non-negative integers, got "
+                          f"{', '.join(map(str, self.seeds))}")
         if not self.features:
-            raise ConfigError(f"{where}: features must hold at least one feature set")
+            fail("features", "must hold at least one feature set")
         for selection in self.features:
             if selection is not None:
-                selection.validate(where)
+                selection.validate("--top-k" if flags else where)
 
 
 def load_config(path: Path | None = None) -> BenchmarkConfig:
@@ -231,10 +252,14 @@ def load_config(path: Path | None = None) -> BenchmarkConfig:
     budget = BUDGETS.get(expect(raw.get("budget", "quick"), str, "budget", where), where)
     if "n_trials" in raw:
         n = expect(raw["n_trials"], int, "n_trials", where)
+        if n < 1:
+            raise ConfigError(f"{where}: n_trials must be at least 1, got {n}")
         budget = replace(budget, name=f"{budget.name}+n_trials={n}", n_trials=n, n_trials_gbdt=n,
                          n_trials_nn=n)
     if "eval_seeds" in raw:
         n = expect(raw["eval_seeds"], int, "eval_seeds", where)
+        if n < 1:
+            raise ConfigError(f"{where}: eval_seeds must be at least 1, got {n}")
         budget = replace(budget, name=f"{budget.name}+eval_seeds={n}", eval_seeds=n)
     kwargs["budget"] = budget
     if "features" in raw:

@@ -80,8 +80,9 @@ class Job:
     def base_row(self) -> dict[str, Any]:
         """The columns of the result row known before the job runs."""
         return {
-            "run": self.run, "job_id": self.job_id, "dataset": self.spec.name,
-            "dataset_fingerprint": self.dataset_fingerprint, "task": self.spec.task,
+            "run": self.run, "kind": "benchmark", "job_id": self.job_id,
+            "dataset": self.spec.name, "dataset_fingerprint": self.dataset_fingerprint,
+            "task": self.spec.task,
             "split_strategy": self.split_strategy, "split_id": self.split_id,
             "model": self.model, "variant": self.variant_label, "seed": self.seed,
             "metric": self.metric,
@@ -246,10 +247,17 @@ def _describe(exc: BaseException) -> str:
 def _prepare(job: Job, spec: Any, dataset: Dataset | None,
              row: dict[str, Any]) -> tuple[PreparedData, float]:
     """The job's preprocessed data and the feature ranking's seconds (sizes noted in ``row``)."""
+    import warnings
+
     from tabbench.device import resolve_device
+    from tabbench.exceptions import TabbenchWarning
 
     if dataset is None:
-        dataset = load_job_dataset(job.spec, job.max_rows)
+        # the driver showed the dataset's warnings when it planned the run; a job's child
+        # process would print each of them again, once per job, as raw Python warnings
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", TabbenchWarning)
+            dataset = load_job_dataset(job.spec, job.max_rows)
     split = find_split(dataset, job)
     rank_seconds = 0.0
     if job.features is not None:

@@ -14,7 +14,8 @@ Families
     Numeric and boolean columns: median imputation, a ``<column>__missing`` indicator for
     columns with missing training values, standardization (bounded by ±1e6). Categorical columns: one-hot
     of the (at most 20) most frequent training categories, ``<column>=<value>``; other,
-    unseen and missing values are all zeros.
+    unseen and missing values are all zeros (a column without any training category
+    gives one all-zero column ``<column>``).
 ``nn``
     TabReD's "noisy-quantile" transform for neural networks. Numeric columns: a
     scikit-learn ``QuantileTransformer(output_distribution="normal")`` per column, fitted on
@@ -25,7 +26,10 @@ Families
     (with the indicator). Categorical columns with at most ``MAX_ONE_HOT`` (20) training
     categories: one-hot of all of them (missing and unseen → all zeros); more categories:
     codes ``0..c-1`` listed in ``categorical_`` (NaN for missing or unseen), which the
-    networks embed.
+    networks embed; none: one all-zero column ``<column>``.
+
+Output names are distinct: a derived name (``a__missing``, ``c=x``) that is already taken
+by an input column or another output gets a suffix (``a__missing_2``).
 """
 
 from __future__ import annotations
@@ -101,6 +105,7 @@ class Preprocessor(ABC):
         exprs: list[pl.Expr] = []
         categorical: list[int] = []
         cardinalities: list[int] = []
+        sources: list[str] = []
         for column, kind in features.items():
             series = frame.get_column(column)
             for expr, cardinality in self._fit_column(series, kind):
@@ -108,8 +113,10 @@ class Preprocessor(ABC):
                     categorical.append(len(exprs))
                     cardinalities.append(cardinality)
                 exprs.append(expr)
-        self._exprs = exprs
-        self.feature_names_ = tuple(expr.meta.output_name() for expr in exprs)
+                sources.append(column)
+        names = _unique_names([expr.meta.output_name() for expr in exprs], sources)
+        self._exprs = [expr.alias(name) for expr, name in zip(exprs, names, strict=True)]
+        self.feature_names_ = tuple(names)
         self.categorical_ = tuple(categorical)
         self.cardinalities_ = tuple(cardinalities)
         return self
@@ -175,6 +182,26 @@ def _check_features(frame: pl.DataFrame, features: Mapping[str, str]) -> None:
         if kind not in KINDS:
             message = f"feature column {column!r} has kind {kind!r}; allowed kinds are: {', '.join(KINDS)}"
             raise DatasetError(message)
+
+
+def _unique_names(names: list[str], sources: list[str]) -> list[str]:
+    """Output names made distinct: a derived name (``a__missing``, ``c=x``) that equals an
+    input column's name, or another derived name, becomes ``a__missing_2``, ``_3``…;
+    ``sources[i]`` is the input column of output ``i``, which keeps its own name."""
+    own = {name for name, source in zip(names, sources, strict=True) if name == source}
+    taken = set(names)
+    seen: set[str] = set()
+    unique = []
+    for name, source in zip(names, sources, strict=True):
+        if name in seen or (name in own and name != source):
+            candidate, number = f"{name}_2", 3
+            while candidate in taken:
+                candidate, number = f"{name}_{number}", number + 1
+            name = candidate
+            taken.add(name)
+        seen.add(name)
+        unique.append(name)
+    return unique
 
 
 def _category_dtype(series: pl.Series) -> pl.DataType:
@@ -252,6 +279,8 @@ class ClassicPreprocessor(Preprocessor):
         values, dtype = _categories(series)
         counts = values.rename("value").value_counts(name="count")
         top = counts.sort(["count", "value"], descending=[True, False]).head(MAX_ONE_HOT)
+        if top.height == 0:  # no category in the training rows
+            return [_zeros(name)]
         column = pl.col(name).cast(dtype, strict=False)
         return [
             (column == pl.lit(value, dtype=dtype))
@@ -260,6 +289,12 @@ class ClassicPreprocessor(Preprocessor):
             .alias(f"{name}={value}")
             for value in top.get_column("value").to_list()
         ]
+
+
+def _zeros(name: str) -> pl.Expr:
+    """An all-zero column: every input column gives at least one output column, so that no
+    model is handed a matrix without columns (which every model rejects)."""
+    return pl.repeat(0.0, pl.len(), dtype=pl.Float32).alias(name)
 
 
 def _codes(name: str, categories: pl.Series, dtype: pl.DataType) -> pl.Expr:
@@ -297,6 +332,8 @@ class NNPreprocessor(Preprocessor):
             categories = values.unique().sort()
             if len(categories) > MAX_ONE_HOT:
                 return [(_codes(name, categories, dtype), len(categories))]
+            if len(categories) == 0:  # no category in the training rows
+                return [(_zeros(name), None)]
             column = pl.col(name).cast(dtype, strict=False)
             return [
                 ((column == pl.lit(value, dtype=dtype)).fill_null(False).cast(pl.Float32)

@@ -10,13 +10,16 @@ from pathlib import Path
 from typing import Any
 
 from tabbench.config import BenchmarkConfig
-from tabbench.datasets.registry import get_spec, list_specs
+from tabbench.datasets.registry import check_datasets_dirs, get_spec, list_specs
 from tabbench.exceptions import ConfigError, TabbenchWarning
 from tabbench.executors import LocalExecutor, cores
 from tabbench.job import Job, load_job_dataset
-from tabbench.leaderboard import statuses, write_result
+from tabbench.leaderboard import statuses, upgrade_results, write_result
 from tabbench.metrics import default_metric, get_metric
 from tabbench.models.base import get_model
+from tabbench.paths import ensure_dir
+from tabbench.runlock import run_folder_lock
+from tabbench.tuning import check_storage
 
 TIME_BASED = ("time", "sliding-window", "expanding-window")
 
@@ -87,6 +90,20 @@ def make_executor(config: BenchmarkConfig) -> Any:
     return LocalExecutor(jobs=config.jobs, time_limit=config.time_limit)
 
 
+def check_run_inputs(config: BenchmarkConfig, datasets_dirs: list[Path] | None = None) -> Path:
+    """Check what a run needs before any job starts; return the run folder, created.
+
+    The dataset folders must exist, the Optuna storage must open (whether or not a job
+    will use it) and the run folder must be creatable; each failure is one
+    :class:`~tabbench.exceptions.TabbenchError` naming the option and why.
+    """
+    check_datasets_dirs(datasets_dirs)
+    if config.storage is not None:
+        flag = "storage" in config.from_flags or config.source is None
+        check_storage(config.storage, "--storage" if flag else f"{config.source}: storage")
+    return ensure_dir(config.out_dir, "run folder (--out)")
+
+
 @dataclass
 class RunSummary:
     """What a run did: counts by status, where the files are, and its jobs' ids."""
@@ -111,24 +128,30 @@ def run_benchmark(config: BenchmarkConfig, *, datasets_dirs: list[Path] | None =
     retried only with ``retry_failed``. Results are written as each job finishes, so an
     interrupted run loses only the jobs in flight. ``job_filter`` keeps only the planned
     jobs it returns true for (e.g. one split id).
+
+    The run folder is locked for the whole run: a second driver on the same folder gets a
+    :class:`~tabbench.runlock.RunFolderBusy` error naming this one. A damaged result or
+    trials file is moved into ``damaged/`` (with a warning) and its job runs again.
     """
-    out_dir = config.out_dir
-    jobs = plan(config, datasets_dirs)
-    if job_filter is not None:
-        jobs = [job for job in jobs if job_filter(job)]
-    done = statuses(out_dir)
-    keep = {"ok"} if retry_failed else {"ok", "failed", "timeout"}
-    pending = [job for job in jobs if done.get(job.job_id) not in keep]
-    duplicates = [job_id for job_id, n in Counter(j.job_id for j in jobs).items() if n > 1]
-    if duplicates:
-        raise ConfigError(f"{config.source}: the config plans job {duplicates[0]!r} twice")
-    summary = RunSummary(out_dir, planned=len(jobs), skipped=len(jobs) - len(pending),
-                         job_ids=tuple(job.job_id for job in jobs))
-    if on_start:
-        on_start(len(pending))
-    for job, row, trials in make_executor(config).run(pending):
-        write_result(out_dir, row, trials)
-        summary.counts[row["status"]] += 1
-        if on_result:
-            on_result(job, row)
-    return summary
+    out_dir = check_run_inputs(config, datasets_dirs)
+    with run_folder_lock(out_dir, "tabbench run"):  # one driver per run folder
+        upgrade_results(out_dir)  # files of an older schema: rewritten, so the folder has one
+        jobs = plan(config, datasets_dirs)
+        if job_filter is not None:
+            jobs = [job for job in jobs if job_filter(job)]
+        done = statuses(out_dir, set_aside=True)  # damaged files: moved aside, rerun
+        keep = {"ok"} if retry_failed else {"ok", "failed", "timeout"}
+        pending = [job for job in jobs if done.get(job.job_id) not in keep]
+        duplicates = [job_id for job_id, n in Counter(j.job_id for j in jobs).items() if n > 1]
+        if duplicates:
+            raise ConfigError(f"{config.source}: the config plans job {duplicates[0]!r} twice")
+        summary = RunSummary(out_dir, planned=len(jobs), skipped=len(jobs) - len(pending),
+                             job_ids=tuple(job.job_id for job in jobs))
+        if on_start:
+            on_start(len(pending))
+        for job, row, trials in make_executor(config).run(pending):
+            write_result(out_dir, row, trials)
+            summary.counts[row["status"]] += 1
+            if on_result:
+                on_result(job, row)
+        return summary

@@ -1,22 +1,54 @@
 """The result schema: the stable columns and dtypes of ``leaderboard/<run>/results/*.parquet``.
 
-Extra metrics go in columns named ``metric_<name>`` (Float64); they are not listed here
-because each task and component adds its own.
+Every row that any command writes into a run folder (``run`` jobs, ``explain`` surrogates,
+``ncd`` methods, ``rank-features --evaluate`` jobs) has exactly :data:`RESULT_SCHEMA`'s
+columns, in its order, so that one glob read of a ``results/`` folder (polars, pandas or
+DuckDB) never fails and never drops a column. The ``kind`` column tells the rows apart;
+the extra metrics of each kind are declared, nullable columns (:data:`METRIC_COLUMNS`),
+null in the rows of the other kinds.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import polars as pl
 
-#: Bumped when the meaning of a result changes; part of every job id.
+#: Bumped when the meaning of a result changes; part of every job id. (Adding a nullable
+#: column does not change a result, so existing run folders keep their job ids.)
 SCHEMA_VERSION = "1"
 
 STATUSES = ("ok", "failed", "timeout")
 
+Kind = Literal["benchmark", "ensemble", "surrogate", "ncd"]
+
+#: What a row is: a benchmark job, an ensemble of jobs, a surrogate interpreter of a model
+#: (``tabbench explain``), or a novel class discovery method (``tabbench ncd``).
+KINDS: tuple[str, ...] = ("benchmark", "ensemble", "surrogate", "ncd")
+
+#: Every extra metric any producer writes, as ``metric_<name>`` (Float64, null where the
+#: row's kind has no such measure). A new extra metric is declared here first.
+METRIC_COLUMNS: dict[str, pl.DataType] = {
+    # surrogate rows (tabbench.explain.explain)
+    "metric_fidelity": pl.Float64(),            # agreement with the black box on test
+    "metric_fidelity_val": pl.Float64(),        # the same on validation (chose the size)
+    "metric_fidelity_baseline": pl.Float64(),   # a constant's fidelity (classification)
+    "metric_fidelity_auc": pl.Float64(),        # ROC AUC against the black box (binary)
+    "metric_black_box_score": pl.Float64(),     # the black box's own test score
+    "metric_n_rules": pl.Float64(),             # leaves, rules or terms of the surrogate
+    "metric_depth": pl.Float64(),
+    "metric_top_k": pl.Float64(),               # features the surrogate uses
+    "metric_importance_seconds": pl.Float64(),  # time of the feature importances
+    # ncd rows (tabbench.ncd.runner)
+    "metric_acc": pl.Float64(),                 # Hungarian clustering accuracy
+    "metric_nmi": pl.Float64(),
+    "metric_ari": pl.Float64(),
+    "metric_k_hat": pl.Float64(),               # estimated number of novel classes
+}
+
 RESULT_SCHEMA: dict[str, pl.DataType] = {
     "run": pl.String(),
+    "kind": pl.String(),
     "job_id": pl.String(),
     "dataset": pl.String(),
     "dataset_fingerprint": pl.String(),
@@ -32,6 +64,7 @@ RESULT_SCHEMA: dict[str, pl.DataType] = {
     "val_score": pl.Float64(),
     "test_score": pl.Float64(),
     "test_score_std": pl.Float64(),
+    **METRIC_COLUMNS,
     "n_trials": pl.Int64(),
     "best_params": pl.String(),
     "tune_seconds": pl.Float64(),
@@ -53,11 +86,21 @@ TIMING_COLUMNS = ("tune_seconds", "fit_seconds", "predict_seconds", "started_at"
 
 
 def result_frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
-    """Rows as a frame with the result schema (missing columns null, ``metric_*`` as Float64)."""
-    extra = sorted({k for row in rows for k in row if k.startswith("metric_")})
-    schema = {**RESULT_SCHEMA, **{k: pl.Float64() for k in extra}}
-    unknown = sorted({k for row in rows for k in row} - set(schema))
+    """Rows as a frame with exactly the columns of :data:`RESULT_SCHEMA`, in its order.
+
+    Columns a row leaves out are null. A key outside the schema (an undeclared
+    ``metric_*`` included), or a row without a valid ``kind``, is a programming error
+    and raises :class:`ValueError`.
+    """
+    unknown = sorted({k for row in rows for k in row} - RESULT_SCHEMA.keys())
     if unknown:
-        raise ValueError(f"result rows have columns outside the schema: {unknown}")
-    columns = {name: [row.get(name) for row in rows] for name in schema}
-    return pl.DataFrame(columns, schema=schema)
+        message = (f"result rows have columns outside the schema: {unknown}; declare them in "
+                   f"tabbench/schema.py (extra metrics in METRIC_COLUMNS)")
+        raise ValueError(message)
+    kinds = sorted({str(row.get("kind")) for row in rows} - set(KINDS))
+    if kinds:
+        message = (f"result rows must have a kind, one of {', '.join(KINDS)}; found: "
+                   f"{', '.join(kinds)}")
+        raise ValueError(message)
+    columns = {name: [row.get(name) for row in rows] for name in RESULT_SCHEMA}
+    return pl.DataFrame(columns, schema=RESULT_SCHEMA)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from tabbench.exceptions import TabbenchError
 from tabbench.metrics import get_metric, score
 
 if TYPE_CHECKING:
@@ -95,6 +96,37 @@ def open_study(direction: str, *, storage: str | None = None, study_name: str | 
 
 #: Seconds a SQLite connection waits for another process's write lock.
 SQLITE_BUSY_SECONDS = 60.0
+
+
+#: Seconds to wait for a storage server (PostgreSQL…) to answer when a run starts.
+STORAGE_CONNECT_SECONDS = 10
+
+
+def check_storage(url: str, option: str = "--storage") -> None:
+    """Open the Optuna storage at ``url`` once; raise :class:`TabbenchError` saying why not.
+
+    Catches a misspelt URL, an SQLite file in a folder that cannot be written and a
+    database server that does not answer before any job runs.
+    """
+    import optuna
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise TabbenchError(f"{option}: {url!r} is not a storage URL; expected e.g. "
+                            f"sqlite:///studies.db or postgresql+psycopg://USER@HOST:PORT/DB"
+                            ) from None
+    connect_args = {} if parsed.get_backend_name() == "sqlite" else {
+        "connect_timeout": STORAGE_CONNECT_SECONDS}
+    try:
+        storage = optuna.storages.RDBStorage(url, engine_kwargs={"connect_args": connect_args})
+    except Exception as exc:  # the driver's own errors: no common base class
+        reason = " ".join(str(exc).split("\n")[0].split())[:300]
+        raise TabbenchError(f"{option}: cannot open the Optuna storage {url!r} "
+                            f"({type(exc).__name__}: {reason})") from None
+    storage.engine.dispose()
 
 
 def _open_storage(url: str | None) -> Any:

@@ -49,6 +49,29 @@ def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture):
 
 
 @pytest.fixture
+def tabbench_script(tmp_path: Path):
+    """Run the installed ``tabbench`` console script in a subprocess, in a fresh folder;
+    return ``(exit_code, stdout, stderr)``."""
+    import shutil
+    import subprocess
+
+    script = shutil.which("tabbench")
+    if script is None:
+        pytest.fail("the tabbench console script is not installed (pip install -e .)")
+    workdir = tmp_path / "cwd"
+    workdir.mkdir(exist_ok=True)
+
+    def run(*args: str, timeout: float = 300, cwd: Path | None = None,
+            env: dict[str, str] | None = None) -> tuple[int, str, str]:
+        finished = subprocess.run([script, *map(str, args)], cwd=cwd or workdir,
+                                  env={**os.environ, "COLUMNS": "200", **(env or {})},
+                                  capture_output=True, text=True, timeout=timeout)
+        return finished.returncode, finished.stdout, finished.stderr
+
+    return run
+
+
+@pytest.fixture
 def kill_driver_and_resume(tmp_path: Path):
     """Run ``tabbench run <smoke config> --models <4 models> EXTRA`` in a subprocess, SIGKILL
     it once 2 results exist, run it again, and check that nothing was lost or duplicated;

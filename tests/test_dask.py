@@ -111,7 +111,7 @@ def test_two_workers_tune_one_postgresql_study(cluster, tmp_path):
 
 def test_shared_tuning_needs_dask_and_a_shared_storage():
     config = load_config(ROOT / "configs" / "smoke.toml")
-    with pytest.raises(ConfigError, match="tuning_workers = 2 needs executor 'dask' and a "
+    with pytest.raises(ConfigError, match="--tuning-workers set to 2 needs executor 'dask' and a "
                                           "shared Optuna storage"):
         config.override(tuning_workers=2)
     with pytest.raises(ConfigError, match="needs executor 'dask'"):

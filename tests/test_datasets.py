@@ -114,6 +114,13 @@ def test_id_like_column_warns(write_csv):
         ("a,y\n1,0\n2,1\n3,2\n", {}, "task 'binary' but target 'y' has 3 classes"),
         ("a,y\n1,0\n2,1\n", {"time_column": "when"}, "time_column 'when' not found"),
         ("a,y\n1,0\n2,1\n", {"drop": ["zzz"]}, "drop lists unknown column 'zzz'"),
+        ("a,y\n1,1e300\n2,-2e300\n3,5\n", {"task": "regression"},
+         r"regression target 'y' has values as large as 2e\+300; .*rescale the target"),
+        ("ts,a,y\n0001-01-01,1,0\n2020-01-02,2,1\n", {"time_column": "ts"},
+         "time column 'ts' must lie within the years 1678 to 2261.*offending value: '0001-01-01'"),
+        ("ts,a,y\n1,1,0\n9223372036854775808,2,1\n", {"time_column": "ts"},
+         "time column 'ts' must lie within .* offending value: 9223372036854775808"),
+        ("a,y\n1,0\n2,1,3\n", {}, "line 3 has 3 fields, the header has 2; quote cells"),
     ],
 )
 def test_bad_files_raise_one_clear_error(write_csv, text, kwargs, message):
@@ -122,6 +129,13 @@ def test_bad_files_raise_one_clear_error(write_csv, text, kwargs, message):
         load_dataset(spec_for(path, **kwargs))
     assert str(path) in str(info.value)
     assert "\n" not in str(info.value)
+
+
+def test_file_that_is_not_utf8_says_so(tmp_path):
+    path = tmp_path / "latin1.csv"
+    path.write_bytes("a,y\ncafé,0\nthé,1\n".encode("latin-1"))
+    with pytest.raises(DatasetError, match=r"cannot parse as CSV .*; save the file as UTF-8"):
+        load_dataset(spec_for(path))
 
 
 def test_missing_file(tmp_path):
@@ -174,3 +188,59 @@ def test_integer_row_number_column_warns_as_id(write_csv):
     path = write_csv("rownames,a,y\n" + rows + "\n")
     with pytest.warns(TabbenchWarning, match="'rownames' looks like an id"):
         load_dataset(spec_for(path))
+
+
+# --- found by the messy-CSV fuzz test (tests/test_fuzz_csv.py) ---------------------------
+
+
+def test_empty_header_is_a_column_like_any_other(write_csv):
+    # was: ColumnNotFoundError: unable to find column "" (an unnamed series became 'column_0')
+    path = write_csv(",x,y\n1.5,a,0\n2.5,b,1\n0.5,a,0\n3.0,b,1\n")
+    dataset = load_dataset(spec_for(path))
+    assert dataset.features == {"": "numeric", "x": "categorical"}
+    assert dataset.frame[""].to_list() == [1.5, 2.5, 0.5, 3.0]
+
+
+def test_empty_header_can_be_the_target(write_csv):
+    # was: the target "" was left out of the loaded frame ("if c" on its name), so
+    # `tabbench run` died with ColumnNotFoundError: "" not found
+    path = write_csv("x,\n1,0.5\n2,1.5\n3,2.5\n4,0.0\n")
+    dataset = load_dataset(spec_for(path, task="regression", target=""))
+    assert dataset.target().tolist() == [0.5, 1.5, 2.5, 0.0]
+
+
+def test_datetime_parts_never_take_an_existing_column_name(write_csv):
+    # was: DuplicateError: column with name 'when_month' has more than one occurrence
+    path = write_csv("when,when_month,y\n2023-05-01,7,0\n2023-06-02,8,1\n"
+                     "2023-07-03,7,0\n2023-08-04,9,1\n")
+    dataset = load_dataset(spec_for(path))
+    assert list(dataset.features) == ["when_month_2", "when_day", "when_weekday", "when_month"]
+    assert dataset.frame["when_month"].to_list() == [7, 8, 7, 9]
+    assert dataset.frame["when_month_2"].to_list() == [5.0, 6.0, 7.0, 8.0]
+
+
+def test_datetime_column_without_varying_parts_is_reported_as_dropped(write_csv):
+    path = write_csv("when,a,y\n2023-05-01,1,0\n2023-05-01,2,1\n2023-05-01,3,0\n")
+    with pytest.warns(TabbenchWarning, match="dropped constant or all-missing columns 'when'"):
+        dataset = load_dataset(spec_for(path))
+    assert dataset.features == {"a": "numeric"}
+
+
+def test_a_job_reloading_its_dataset_does_not_repeat_the_warnings(write_csv):
+    # was: each job's child process printed the dataset's warnings again, as raw Python
+    # warnings ("job.py:120: TabbenchWarning: ...") after the driver had shown them once
+    from tabbench.config import BUDGETS
+    from tabbench.job import Job, run_job
+
+    rows = "".join(f"{i},5,{i % 2}\n" for i in range(12))
+    spec = spec_for(write_csv("a,c,y\n" + rows))
+    with pytest.warns(TabbenchWarning, match="dropped constant"):
+        dataset = load_dataset(spec)  # the driver, planning the run
+    job = Job(run="t", spec=spec, dataset_fingerprint=dataset.fingerprint,
+              split_strategy="random", split_id="random-0", model="dummy", variant="default",
+              seed=0, budget=BUDGETS.get("smoke"), metric="roc_auc")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        row, _ = run_job(job)
+    assert row["status"] == "ok", row.get("error")
+    assert not [w for w in caught if issubclass(w.category, TabbenchWarning)]

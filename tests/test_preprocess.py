@@ -276,3 +276,52 @@ def test_gbdt_transform_is_fast_on_300k_rows():
     elapsed = time.perf_counter() - start
     assert X.shape == (n, 25)
     assert elapsed < 5.0  # about 0.1 s on 2 cores; LightGBM needs seconds on such data
+
+
+@pytest.mark.parametrize("family", ["gbdt", "classic", "nn"])
+def test_derived_names_that_equal_an_input_column_get_a_suffix(family):
+    # found by tests/test_fuzz_csv.py; was: DuplicateError: projections contained duplicate
+    # output name 'a__missing' (the indicator of 'a' and the input column 'a__missing')
+    frame = pl.DataFrame({"a": [1.0, None, 3.0], "a__missing": [1.0, 2.0, 3.0],
+                          "c": ["x", "y", "x"], "c=x": ["p", "q", "p"]})
+    kinds = {"a": "numeric", "a__missing": "numeric", "c": "categorical", "c=x": "categorical"}
+    pre = make_preprocessor(family).fit(frame, kinds)
+    names = pre.feature_names_
+    assert len(set(names)) == len(names)
+    assert pre.transform(frame).shape == (3, len(names))
+    if family != "gbdt":
+        assert names[:3] == ("a", "a__missing_2", "a__missing")  # the input keeps its name
+
+
+@pytest.mark.parametrize("family", ["classic", "nn"])
+def test_categorical_column_without_training_categories_gives_a_zero_column(family):
+    # found by tests/test_fuzz_csv.py; was: a failed `linear` row, "ValueError: Found array
+    # with 0 feature(s) (shape=(51, 0)) while a minimum of 1 is required by Ridge"
+    train = pl.DataFrame({"c": [None, None, None]}, schema={"c": pl.String})
+    pre = make_preprocessor(family).fit(train, {"c": "categorical"})
+    assert pre.feature_names_ == ("c",)
+    X = pre.transform(pl.DataFrame({"c": ["a", None]}))
+    assert X.tolist() == [[0.0], [0.0]]
+
+
+def test_classic_family_fits_odd_training_data_without_warnings():
+    # found by tests/test_fuzz_csv.py: each trial's job process printed raw warnings
+    # (LogisticRegression: "The number of unique classes is greater than 50%…";
+    # Ridge: LinAlgWarning "Ill-conditioned matrix") after the run's own warning lines
+    import warnings
+
+    from tabbench.models.base import get_model
+
+    a = np.arange(24, dtype=np.float64)
+    b = 2 * a + np.where(np.arange(24) % 2, 1e-4, -1e-4)  # almost a copy of a
+    frame = pl.DataFrame({"a": a, "b": b})
+    pre = make_preprocessor("classic").fit(frame, {"a": "numeric", "b": "numeric"})
+    X = pre.transform(frame)
+    linear = get_model("linear")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for task, y, n_classes in (("multiclass", np.arange(24) % 13, 13),  # 13 classes
+                                   ("regression", a, 0)):
+            context = pre.fit_context(task, n_classes)
+            params = {**linear.default_params, "alpha": 1e-12}
+            linear.build(params, context).fit(X, y)

@@ -332,7 +332,8 @@ def test_explain_dataset_writes_row_and_files_and_reads_tuned_params(tmp_path: P
     assert row["metric"] == "rmse" and row["status"] == "ok"
     assert row["metric_fidelity"] > 0.8
     assert row["metric_n_rules"] >= 2 and row["metric_depth"] >= 1
-    assert "metric_fidelity_auc" not in row
+    assert row["kind"] == "surrogate"
+    assert row["metric_fidelity_auc"] is None  # declared for every row; binary tasks only
     # the same explanation again: the same job id (the file is replaced)
     again = explain_dataset("small", "lightgbm", kind="tree", top_k=3, out=out,
                             datasets_dirs=[folder])
@@ -341,7 +342,8 @@ def test_explain_dataset_writes_row_and_files_and_reads_tuned_params(tmp_path: P
     # a tuned row of the black box in the run folder: its params are used
     tuned = {**{k: first.row[k] for k in ("dataset", "dataset_fingerprint", "task",
                                           "split_strategy", "split_id", "metric")},
-             "run": "run", "job_id": "small-tuned-lightgbm", "model": "lightgbm",
+             "run": "run", "kind": "benchmark", "job_id": "small-tuned-lightgbm",
+             "model": "lightgbm",
              "variant": "tuned", "seed": 0, "status": "ok",
              "best_params": json.dumps({"n_estimators": 7, "num_leaves": 4})}
     write_result(out, tuned, None)
@@ -371,4 +373,4 @@ def test_cli_explain_prints_fidelity_and_rules(tmp_path: Path, cli) -> None:
     code, _, stderr = cli("explain", "--dataset", "small", "--model", "lightgbm",
                           "--max-rows", "-1", "--out", out, "--datasets-dir", folder)
     assert code == 2
-    assert "--max-rows must be at least 1" in stderr
+    assert "--max-rows" in stderr and "greater than or equal to 0" in stderr

@@ -71,13 +71,22 @@ class Dataset:
         """The time column as int64 (nanoseconds for datetimes), or ``None``."""
         if self.spec.time_column is None:
             return None
-        column = self.frame.get_column(self.spec.time_column)
-        if column.dtype.is_temporal():
-            column = column.cast(pl.Datetime("ns")).dt.epoch("ns")
-        return column.cast(pl.Int64).to_numpy()
+        return time_as_int64(self.frame.get_column(self.spec.time_column)).to_numpy()
 
     def groups(self) -> np.ndarray | None:
         """The group column's values, or ``None``."""
         if self.spec.group_column is None:
             return None
         return self.frame.get_column(self.spec.group_column).to_numpy()
+
+
+def time_as_int64(column: pl.Series, *, strict: bool = True) -> pl.Series:
+    """A time column as int64: nanoseconds since the epoch for dates and datetimes, the
+    values themselves for integers (durations and times of day: their own units).
+
+    With ``strict=False`` the values that do not fit (datetimes outside the years 1678 to
+    2261, integers beyond int64) become null instead of raising.
+    """
+    if column.dtype == pl.Date or column.dtype == pl.Datetime:
+        column = column.cast(pl.Datetime("ns"), strict=strict).dt.epoch("ns")
+    return column.cast(pl.Int64, strict=strict)

@@ -22,15 +22,19 @@ import numpy as np
 import polars as pl
 
 from tabbench._atomic import write_atomic_bytes
-from tabbench.datasets.dataset import ColumnKind, Dataset
+from tabbench.datasets.dataset import ColumnKind, Dataset, time_as_int64
 from tabbench.datasets.spec import DatasetSpec
+from tabbench.datasets.suites import ensure_built
 from tabbench.exceptions import DatasetError, TabbenchError, TabbenchWarning
+from tabbench.paths import safe_join
 
 #: Bumped whenever cleaning changes, so that cached tables are rebuilt.
-CLEANING_VERSION = "1"
+CLEANING_VERSION = "2"
 #: Share of parseable values above which a string column is taken as datetime.
 _DATETIME_SHARE = 0.95
 _ID_LIKE_SHARE = 0.95
+#: Largest magnitude of a regression target: models (LightGBM labels, torch) use float32.
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 _DATETIME_PARTS = ("year", "month", "day", "weekday", "hour")
 
@@ -43,6 +47,7 @@ def cache_dir() -> Path:
 
 def fingerprint(spec: DatasetSpec) -> str:
     """Hash of the data file's bytes (or the generator's code version) and the spec."""
+    ensure_built(spec)  # a suite entry's file is built from its package on first use
     digest = hashlib.blake2b(digest_size=16)
     digest.update(json.dumps(spec.to_dict(), sort_keys=True, default=str).encode())
     digest.update(CLEANING_VERSION.encode())
@@ -69,6 +74,7 @@ def load_dataset(spec: DatasetSpec, *, use_cache: bool = True, key: str | None =
     >>> ds.task, ds.n_rows  # doctest: +SKIP
     ('regression', 8645)
     """
+    ensure_built(spec)  # a suite entry's file is built from its package on first use
     key = key or fingerprint(spec)  # callers that already hashed the file pass its key
     cached = _cache_paths(spec, key)
     if use_cache and cached[0].is_file() and cached[1].is_file():
@@ -112,7 +118,11 @@ def read_table(path: Path, where: str | None = None) -> pl.DataFrame:
                                 null_values=["", "NA", "NaN", "nan", "null", "NULL", "None"])
         except pl.exceptions.PolarsError as exc:
             first = str(exc).splitlines()[0]
-            raise DatasetError(f"{where}: cannot parse as CSV ({first})") from None
+            message = _too_many_fields(path, separator, where) or \
+                f"{where}: cannot parse as CSV ({first})"
+            if "utf-8" in first.lower():
+                message = f"{where}: cannot parse as CSV ({first}); save the file as UTF-8"
+            raise DatasetError(message) from None
     else:
         raise DatasetError(f"{where}: unsupported file type {suffix!r}; expected .csv or .parquet")
     if frame.width == 0 or frame.height == 0:
@@ -132,6 +142,23 @@ def _csv_header(path: Path, separator: str) -> list[str]:
     opener = __import__("gzip").open if path.suffix == ".gz" else open
     with opener(path, "rt", newline="", encoding="utf-8", errors="replace") as handle:
         return next(csv.reader(handle, delimiter=separator), [])
+
+
+def _too_many_fields(path: Path, separator: str, where: str) -> str | None:
+    """The error for the first row with more fields than the header (polars does not say
+    which row), or ``None`` when every row fits."""
+    opener = __import__("gzip").open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rt", newline="", encoding="utf-8") as handle:
+            reader = csv.reader(handle, delimiter=separator)
+            width = len(next(reader, []))
+            for row in reader:
+                if len(row) > width:
+                    return (f"{where}: line {reader.line_num} has {len(row)} fields, the "
+                            f"header has {width}; quote cells that contain {separator!r}")
+    except (OSError, UnicodeDecodeError, csv.Error):
+        pass
+    return None
 
 
 def _check_unique(names: list[str], where: str) -> None:
@@ -172,7 +199,8 @@ def _build(spec: DatasetSpec, key: str) -> Dataset:
     roles = {spec.target, spec.time_column, spec.group_column}
     feature_columns = [c for c in frame.columns if c not in roles]
     frame, features = _infer_features(frame, feature_columns, set(spec.categorical), where)
-    keep = [*features, *(c for c in (spec.target, spec.time_column, spec.group_column) if c)]
+    roles_kept = (c for c in (spec.target, spec.time_column, spec.group_column) if c is not None)
+    keep = [*features, *roles_kept]  # "is not None": an empty header is a valid name
     return Dataset(spec=spec, frame=frame.select(keep), features=features, fingerprint=key,
                    classes=classes)
 
@@ -204,6 +232,13 @@ def _clean_target(frame: pl.DataFrame, spec: DatasetSpec, where: str) -> tuple[p
             raise DatasetError(
                 f"{where}: regression target {target!r} must be numeric, found "
                 f"{column.dtype} values such as {example!r}; use task 'binary' or 'multiclass'"
+            )
+        largest = column.cast(pl.Float64).abs().max()
+        if largest is not None and largest > _FLOAT32_MAX:
+            raise DatasetError(
+                f"{where}: regression target {target!r} has values as large as {largest:.3g}; "
+                f"models compute in float32, so they must stay within ±{_FLOAT32_MAX:.3g}; "
+                "rescale the target (divide it by a power of ten, or take a log)"
             )
         return frame, ()
     classes = tuple(sorted(column.unique().to_list()))
@@ -241,6 +276,12 @@ def _parse_time(frame: pl.DataFrame, column: str, where: str) -> pl.DataFrame:
         raise DatasetError(
             f"{where}: time column {column!r} has {parsed.null_count()} missing values"
         )
+    beyond = series.filter(time_as_int64(parsed, strict=False).is_null())
+    if len(beyond):
+        raise DatasetError(
+            f"{where}: time column {column!r} must lie within the years 1678 to 2261 (dates) "
+            f"or the int64 range (integers); offending value: {beyond[0]!r}"
+        )
     return frame.with_columns(parsed.alias(column))
 
 
@@ -267,6 +308,7 @@ def _infer_features(
     replacements: list[pl.Series] = []
     non_finite: list[str] = []
     dropped: list[str] = []
+    taken = set(frame.columns)  # names a datetime part must not reuse
     n_rows = frame.height
     for name in columns:
         series = frame.get_column(name)
@@ -283,10 +325,14 @@ def _infer_features(
         elif kind == "datetime" and series.dtype == pl.String:
             series = _parse_datetime_strings(series)
         if kind == "datetime":
-            for part in _expand_datetime(series):
-                if part.drop_nulls().n_unique() > 1:
-                    replacements.append(part)
-                    features[part.name] = "numeric"
+            parts = [p for p in _expand_datetime(series) if p.drop_nulls().n_unique() > 1]
+            if not parts:
+                dropped.append(name)
+            for part in parts:
+                part = part.alias(_free_name(part.name, taken))
+                taken.add(part.name)
+                replacements.append(part)
+                features[part.name] = "numeric"
             continue
         if series.drop_nulls().n_unique() <= 1:
             dropped.append(name)
@@ -306,7 +352,17 @@ def _infer_features(
     if not features:
         raise DatasetError(f"{where}: no usable feature columns remain")
     others = [c for c in frame.columns if c not in columns]
-    return pl.DataFrame([*replacements, *frame.select(others).get_columns()]), features
+    # a dict keeps every name: a list of series would rename an empty header to 'column_0'
+    table = {s.name: s for s in [*replacements, *frame.select(others).get_columns()]}
+    return pl.DataFrame(table), features
+
+
+def _free_name(name: str, taken: set[str]) -> str:
+    """``name``, or ``name_2``, ``name_3``… when a column of the file already has it."""
+    candidate, number = name, 2
+    while candidate in taken:
+        candidate, number = f"{name}_{number}", number + 1
+    return candidate
 
 
 def _id_like(series: pl.Series, kind: str, n_rows: int) -> bool:
@@ -354,8 +410,8 @@ def _expand_datetime(series: pl.Series) -> list[pl.Series]:
 
 
 def _cache_paths(spec: DatasetSpec, key: str) -> tuple[Path, Path]:
-    stem = cache_dir() / f"{spec.name}-{key[:20]}"
-    return stem.with_suffix(".parquet"), stem.with_suffix(".json")
+    stem = f"{spec.name}-{key[:20]}"
+    return safe_join(cache_dir(), f"{stem}.parquet"), safe_join(cache_dir(), f"{stem}.json")
 
 
 def _write_cache(dataset: Dataset, messages: list[str], table: Path, meta: Path) -> None:

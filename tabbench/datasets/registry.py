@@ -8,16 +8,27 @@ from pathlib import Path
 
 import polars as pl
 
+from tabbench._atomic import write_atomic_bytes
 from tabbench.datasets.spec import DatasetSpec
 from tabbench.exceptions import DatasetError, UnknownNameError
+from tabbench.paths import check_name, ensure_dir, safe_join
 
 #: The project's own registry folder (the repository's ``datasets/``).
 PROJECT_DATASETS = Path(__file__).resolve().parents[2] / "datasets"
 
 
+def check_datasets_dirs(folders: list[Path] | None) -> None:
+    """Raise :class:`DatasetError` naming the first ``--datasets-dir`` that is not a folder."""
+    for folder in folders or []:
+        if not Path(folder).is_dir():
+            problem = "is not a folder" if Path(folder).exists() else "does not exist"
+            raise DatasetError(f"--datasets-dir {folder}: {problem}")
+
+
 def dataset_dirs(extra: list[Path] | None = None) -> list[Path]:
     """Registry folders, in lookup order: ``extra`` (``--datasets-dir``), ``$TABBENCH_DATASETS``,
     ``./datasets`` and the project's ``datasets/``; duplicates and missing folders removed."""
+    check_datasets_dirs(extra)
     candidates = [*(extra or [])]
     candidates += [Path(p) for p in os.environ.get("TABBENCH_DATASETS", "").split(":") if p]
     candidates += [Path.cwd() / "datasets", PROJECT_DATASETS]
@@ -89,6 +100,11 @@ def add_dataset(
     from tabbench.datasets.load import load_dataset, read_table
     from tabbench.metrics import default_metric
 
+    if name is not None:
+        check_name(name, "--name", "datasets add", DatasetError)
+    if time_column is not None and time_column == target:
+        raise DatasetError(f"{path}: --time-column {time_column!r} is also the --target; "
+                           f"the target must be another column")
     path = path.resolve()
     frame = read_table(path)
     if target not in frame.columns:
@@ -97,10 +113,10 @@ def add_dataset(
     task = task or infer_task(frame.get_column(target))
     name = (name or default_name(path)).lower()
     folder = datasets_dir or _default_add_dir()
-    toml_path = folder / f"{name}.toml"
+    toml_path = safe_join(folder, f"{name}.toml")
     if toml_path.exists() and not force:
         raise DatasetError(f"{toml_path}: already exists; choose another --name or pass --force")
-    if not force and name in list_specs([folder]):
+    if not force and name in list_specs([folder] if Path(folder).is_dir() else None):
         raise DatasetError(f"dataset name {name!r} is already registered; choose another --name")
     raw: dict = {"name": name, "task": task, "target": target, "path": str(path)}
     if time_column:
@@ -121,8 +137,7 @@ def add_dataset(
         lines.append("categorical = [" + ", ".join(_toml_str(c) for c in categorical) + "]")
     lines.append(f"n_rows = {dataset.n_rows}")
     lines.append(f"description = {_toml_str(f'Added from {path.name} by tabbench datasets add.')}")
-    folder.mkdir(parents=True, exist_ok=True)
-    from tabbench._atomic import write_atomic_bytes
+    ensure_dir(folder, "datasets folder (--datasets-dir)")
 
     write_atomic_bytes(toml_path, ("\n".join(lines) + "\n").encode())
     return toml_path

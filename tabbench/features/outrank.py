@@ -1003,14 +1003,14 @@ def save_ranking(ranking: Ranking, out_dir: Path, top: int = 30) -> tuple[Path, 
     import io
 
     from tabbench._atomic import write_atomic_bytes
+    from tabbench.paths import safe_join
 
     stem = f"{ranking.dataset or 'table'}-{ranking.split_id or 'all'}"
-    folder = Path(out_dir) / "features"
     buffer = io.BytesIO()
     ranking.table.write_parquet(buffer, compression="zstd")
-    parquet = folder / f"{stem}.parquet"
+    parquet = safe_join(out_dir, "features", f"{stem}.parquet")
     write_atomic_bytes(parquet, buffer.getvalue())
-    png = folder / f"{stem}.png"
+    png = safe_join(out_dir, "features", f"{stem}.png")
     write_atomic_bytes(png, _bar_chart(ranking, top))
     return parquet, png
 

@@ -34,7 +34,9 @@ def run_ncd(dataset: str, novel: list[int], *, methods: list[str] | None = None,
     classes; ``metric_nmi``/``metric_ari`` are means too, ``metric_k_hat`` the mean estimate
     of the number of novel classes (with ``estimate``, the clusters use k̂ instead of k).
     """
-    from tabbench.leaderboard import write_result
+    from tabbench.leaderboard import upgrade_results
+    from tabbench.paths import ensure_dir
+    from tabbench.runlock import run_folder_lock
 
     X, y = load_ncd_data(dataset)
     names = methods or ncd_methods()
@@ -46,6 +48,23 @@ def run_ncd(dataset: str, novel: list[int], *, methods: list[str] | None = None,
             message = (f"--methods: {name!r} is not an NCD method; NCD methods are: "
                        f"{', '.join(ncd_methods())}")
             raise TabbenchError(message)
+    make_task(X, y, novel, seed=seeds[0], dataset=dataset)  # bad classes fail before any write
+    if out is None:
+        return _run_methods(X, y, dataset, novel, names, seeds, estimate, n_trials, k_max,
+                            None, run, n_threads, on_result)
+    out = ensure_dir(Path(out), "run folder (--out)")
+    with run_folder_lock(out, "tabbench ncd"):
+        upgrade_results(out)  # a run folder holds one schema, whoever wrote its files
+        return _run_methods(X, y, dataset, novel, names, seeds, estimate, n_trials, k_max,
+                            out, run, n_threads, on_result)
+
+
+def _run_methods(X, y, dataset: str, novel: list[int], names: list[str], seeds, estimate: bool,
+                 n_trials: int, k_max: int, out: Path | None, run: str, n_threads: int,
+                 on_result: Callable[[dict[str, Any]], None] | None) -> list[dict[str, Any]]:
+    """One result row per NCD method (written to ``out`` when given)."""
+    from tabbench.leaderboard import write_result
+
     rows = []
     for name in names:
         spec = get_model(name)
@@ -76,7 +95,7 @@ def run_ncd(dataset: str, novel: list[int], *, methods: list[str] | None = None,
         accs = [s["acc"] for s in per_seed]
         key = json.dumps([dataset, sorted(novel), name, list(seeds), estimate, n_trials, k_max])
         row = {
-            "run": run,
+            "run": run, "kind": "ncd",
             "job_id": f"{dataset}-ncd-{name}-{hashlib.sha256(key.encode()).hexdigest()[:12]}",
             "dataset": dataset, "dataset_fingerprint": None, "task": "ncd",
             "split_strategy": "stratified", "split_id": "novel-" + "-".join(map(str, sorted(novel))),
@@ -95,7 +114,7 @@ def run_ncd(dataset: str, novel: list[int], *, methods: list[str] | None = None,
             "started_at": started, "finished_at": datetime.now(UTC),
         }
         if out is not None:
-            write_result(Path(out), row, None)
+            write_result(out, row, None)
         if on_result is not None:
             on_result(row)
         rows.append(row)
