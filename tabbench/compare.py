@@ -4,31 +4,89 @@ Per dataset, a model's score under a strategy is its mean test score over that s
 splits (e.g. the sliding windows) and seeds; models are ranked per (dataset, strategy).
 Rankings are compared with Kendall's tau per dataset, and pooled: tau between the models'
 mean ranks over all datasets (the two overall leaderboards).
+
+Intervals are 95% percentile bootstraps, seeded (the same results give the same numbers):
+
+* **per dataset**, over **seeds**: only result rows are stored (no per-row predictions), and
+  a job's seed changes its tuning and fitting but not its split, so each model's seeds are
+  drawn with replacement, independently per model and per strategy (within each split),
+  and the mean scores re-ranked. With one seed per model there is nothing to resample: the
+  interval is NaN and the ``interval`` column says so.
+* **pooled** tau and the **mean of the per-dataset taus**, over **datasets**, the units a
+  benchmark's conclusion is meant to generalize over.
+
+The mean per-dataset tau between the random and the time ranking is the answer to "does the
+random-split ranking predict the time-split ranking?" (:meth:`SplitComparison.headline`).
+:func:`strategy_statistics` gives each strategy's Friedman test, Nemenyi critical
+difference and Elo with datasets as the blocks, and :func:`shift_vs_rank_change` relates
+each dataset's shift to how much its ranking changed.
 """
 
 from __future__ import annotations
 
+import io
+import warnings
+import zlib
 from dataclasses import dataclass
 from itertools import combinations
+from pathlib import Path
 
 import numpy as np
 import polars as pl
 
-from tabbench.leaderboard import task_scores
+from tabbench._atomic import write_atomic_bytes
+from tabbench.exceptions import TabbenchWarning
+from tabbench.leaderboard import (
+    RANKED_KINDS,
+    DamagedFileError,
+    entry_label,
+    read_checked,
+    task_scores,
+    with_kind,
+)
 from tabbench.metrics import get_metric
-from tabbench.stats import kendall_tau, rank_scores
+from tabbench.stats import (
+    EloResult,
+    FriedmanResult,
+    ScoreMatrix,
+    bootstrap_seed_means,
+    elo_with_intervals,
+    friedman,
+    kendall_tau,
+    kendall_tau_b,
+    percentile_interval,
+    rank_scores,
+    resample_counts,
+    score_matrix,
+    spearman_with_interval,
+)
 
 POOLED = "(pooled)"
+N_BOOTSTRAP = 1000
+LEVEL = 0.95
+#: Columns of :func:`tabbench.drift.shift_table` that :func:`shift_vs_rank_change` correlates.
+SHIFT_MEASURES = ("adversarial_auc", "drifting_share")
+#: Below this many datasets, an interval from resampling them is labelled rough: a
+#: percentile bootstrap over a handful of units has few distinct resamples and undercovers.
+FEW_DATASETS = 10
+#: The shift table ``tabbench compare-splits`` leaves in the run folder for the report:
+#: measuring shift loads every dataset and fits a classifier, which the report cannot do
+#: from a run folder alone (user datasets, subsampling) and should not redo on each build.
+SHIFT_FILE = "compare-splits-shift.parquet"
 
 
 @dataclass(frozen=True)
 class SplitComparison:
-    """Rankings under each strategy, their agreement, and what moved."""
+    """Rankings under each strategy, their agreement with intervals, and what moved."""
 
     strategies: list[str]
     rankings: pl.DataFrame  # dataset, model, strategy, metric, score, rank
-    taus: pl.DataFrame      # dataset (or "(pooled)"), strategy_a, strategy_b, tau, pvalue, n_models
+    # dataset (or "(pooled)"), strategy_a, strategy_b, tau, low, high, pvalue, n_models, interval
+    taus: pl.DataFrame
     moves: pl.DataFrame     # dataset, model, rank_<a>, rank_<b>, rank_change, score_<a>, score_<b>, score_change_pct
+    agreement: pl.DataFrame  # strategy_a, strategy_b, mean_tau, low, high, n_datasets, interval
+    reference: str = "random"
+    target: str = "time"
 
     def side_by_side(self, dataset: str | None = None) -> pl.DataFrame:
         """Ranks (and scores) of each model under each strategy, one column per strategy."""
@@ -40,9 +98,30 @@ class SplitComparison:
         order = [s for s in self.strategies if s in wide.columns]
         return wide.select("model", *order).sort(order[0] if order else "model")
 
+    def headline(self) -> str:
+        """One sentence: does the ``reference`` ranking predict the ``target`` ranking?
 
-def compare_splits(results: pl.DataFrame, *, reference: str = "random",
-                   target: str = "time") -> SplitComparison:
+        The number is the mean over datasets of Kendall's tau between the two rankings of a
+        dataset (1 = the same order, 0 = no relation, −1 = reversed), with its interval from
+        resampling datasets.
+        """
+        question = (f"Does the {self.reference}-split ranking predict the {self.target}-split "
+                    "ranking?")
+        row = _pair_rows(self.agreement, self.reference, self.target)
+        if row.is_empty():
+            return (f"{question} Not measured: no dataset has both a {self.reference} and a "
+                    f"{self.target} ranking of two or more models.")
+        mean, low, high, n = row.row(0)[2:6]
+        rough = ", rough with so few" if n < FEW_DATASETS else ""
+        interval = (f"95% CI [{low:.2f}, {high:.2f}] from resampling the {n} datasets{rough}"
+                    if low == low else f"no interval from {n} dataset{'s' if n != 1 else ''}")
+        return (f"{question} Mean per-dataset Kendall tau = {mean:.2f}, {interval} "
+                "(1 = same order, 0 = no relation, −1 = reversed).")
+
+
+def compare_splits(results: pl.DataFrame, *, reference: str = "random", target: str = "time",
+                   n_bootstrap: int = N_BOOTSTRAP, level: float = LEVEL,
+                   seed: int = 0) -> SplitComparison:
     """Compare the rankings of the split strategies found in ``results`` (``ok`` rows only).
 
     ``moves`` compares ``reference`` (default the random split) with ``target`` (default the
@@ -51,6 +130,12 @@ def compare_splits(results: pl.DataFrame, *, reference: str = "random",
     the model ranks worse under ``target``;
     ``score_change_pct`` is the relative change of the score, signed so that a negative
     value is always a loss (whatever the metric's direction).
+
+    ``taus`` has each tau's ``level`` interval (``low``, ``high``; per dataset from
+    resampling seeds, pooled from resampling datasets, ``n_bootstrap`` resamples drawn from
+    ``seed``) and says in ``interval`` how it was made or why there is none; ``agreement``
+    is the mean of the per-dataset taus of each pair of strategies, its interval from
+    resampling datasets.
     """
     scores = task_scores(results)
     if scores.is_empty():
@@ -65,8 +150,11 @@ def compare_splits(results: pl.DataFrame, *, reference: str = "random",
         for _, group in per_strategy.group_by("dataset", "strategy", maintain_order=True)
     ]).sort("dataset", "strategy", "rank")
     strategies = _order(rankings["strategy"].unique().to_list())
-    return SplitComparison(strategies, rankings, _taus(rankings, strategies),
-                           _moves(rankings, reference, target))
+    taus = _taus(rankings, strategies, _seed_scores(results), n_bootstrap=n_bootstrap,
+                 level=level, seed=seed)
+    return SplitComparison(strategies, rankings, taus, _moves(rankings, reference, target),
+                           _agreement(taus, strategies, n_bootstrap=n_bootstrap, level=level,
+                                      seed=seed), reference, target)
 
 
 def _ranks(group: pl.DataFrame, score: str, name: str) -> pl.Series:
@@ -80,24 +168,155 @@ def _order(strategies: list[str]) -> list[str]:
     return sorted(strategies, key=lambda s: (preferred.index(s) if s in preferred else 99, s))
 
 
-def _taus(rankings: pl.DataFrame, strategies: list[str]) -> pl.DataFrame:
-    rows = []
+def _taus(rankings: pl.DataFrame, strategies: list[str], seeds: pl.DataFrame, *,
+          n_bootstrap: int, level: float, seed: int) -> pl.DataFrame:
     datasets = sorted(rankings["dataset"].unique().to_list())
-    mean_ranks = rankings.group_by("strategy", "model").agg(pl.col("rank").mean())
-    for a, b in combinations(strategies, 2):
-        for dataset, table in [*((d, rankings.filter(pl.col("dataset") == d)) for d in datasets),
-                               (POOLED, mean_ranks)]:
-            ranks_a = table.filter(pl.col("strategy") == a).select("model", "rank")
-            ranks_b = table.filter(pl.col("strategy") == b).select("model", "rank")
-            both = ranks_a.join(ranks_b, on="model", suffix="_b")
-            if both.height < 2:
+    models = sorted(rankings["model"].unique().to_list())
+    ranks = _cube(rankings, "rank", datasets, strategies, models)
+    boot, n_seeds = _seed_bootstrap(seeds, datasets, strategies, models, n_bootstrap, seed)
+    counts = resample_counts(len(datasets), n_bootstrap, np.random.default_rng(seed))
+    rows = []
+    for (ia, a), (ib, b) in combinations(enumerate(strategies), 2):
+        low, high = percentile_interval(kendall_tau_b(boot[:, :, ia], boot[:, :, ib]), level)
+        pair = {"strategy_a": a, "strategy_b": b}
+        for d, dataset in enumerate(datasets):
+            both = ~np.isnan(ranks[d, ia]) & ~np.isnan(ranks[d, ib])
+            if both.sum() < 2:
                 continue
-            tau, pvalue = kendall_tau(both["rank"].to_numpy(), both["rank_b"].to_numpy())
-            rows.append({"dataset": dataset, "strategy_a": a, "strategy_b": b, "tau": tau,
-                         "pvalue": pvalue, "n_models": both.height})
+            tau, pvalue = kendall_tau(ranks[d, ia, both], ranks[d, ib, both])
+            seeds_used = n_seeds[d, [ia, ib]][:, both]  # inf: ranked, but no finite score
+            fewest = int(np.where(np.isinf(seeds_used), 0, seeds_used).min())
+            interval = (f"bootstrap over seeds (min {fewest} per model)" if fewest > 1
+                        else "none: 1 seed per model" if fewest == 1
+                        else "none: a model has no finite score")
+            rows.append({"dataset": dataset, **pair, "tau": tau,
+                         "low": low[d] if fewest > 1 else np.nan,
+                         "high": high[d] if fewest > 1 else np.nan,
+                         "pvalue": pvalue, "n_models": int(both.sum()), "interval": interval})
+        mean_a, mean_b = (_mean_ranks(ranks[:, i], np.ones((1, len(datasets))))[0]
+                          for i in (ia, ib))
+        both = ~np.isnan(mean_a) & ~np.isnan(mean_b)
+        if both.sum() < 2:
+            continue
+        tau, pvalue = kendall_tau(mean_a[both], mean_b[both])
+        samples = pooled_tau_samples(ranks[:, ia], ranks[:, ib], counts)
+        p_low, p_high = percentile_interval(samples, level) if len(datasets) > 1 else (
+            np.nan, np.nan)
+        rows.append({"dataset": POOLED, **pair, "tau": tau, "low": float(p_low),
+                     "high": float(p_high), "pvalue": pvalue, "n_models": int(both.sum()),
+                     "interval": _over_datasets(len(datasets))})
     schema = {"dataset": pl.String, "strategy_a": pl.String, "strategy_b": pl.String,
-              "tau": pl.Float64, "pvalue": pl.Float64, "n_models": pl.Int64}
+              "tau": pl.Float64, "low": pl.Float64, "high": pl.Float64, "pvalue": pl.Float64,
+              "n_models": pl.Int64, "interval": pl.String}
     return pl.DataFrame(rows, schema=schema)
+
+
+def pooled_tau_samples(ranks_a: np.ndarray, ranks_b: np.ndarray,
+                       counts: np.ndarray) -> np.ndarray:
+    """Pooled tau of each resample of datasets, ``(n_bootstrap,)``.
+
+    ``ranks_a`` and ``ranks_b`` are ``(datasets, models)`` (NaN: not ranked there);
+    ``counts[r, d]`` is how often resample ``r`` drew dataset ``d``. Each resample's mean
+    ranks weigh a dataset by its count; tau is taken over the models both strategies rank.
+    """
+    return kendall_tau_b(_mean_ranks(ranks_a, counts), _mean_ranks(ranks_b, counts))
+
+
+def _mean_ranks(ranks: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    present = ~np.isnan(ranks)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (counts @ np.where(present, ranks, 0.0)) / (counts @ present)
+
+
+def _cube(table: pl.DataFrame, column: str, datasets: list[str], strategies: list[str],
+          models: list[str]) -> np.ndarray:
+    """``table[column]`` as a ``(datasets, strategies, models)`` array, NaN where absent."""
+    cube = np.full((len(datasets), len(strategies), len(models)), np.nan)
+    d, s, m = ({name: i for i, name in enumerate(names)} for names in (datasets, strategies, models))
+    for dataset, strategy, model, value in table.select(
+            "dataset", "strategy", "model", column).iter_rows():
+        cube[d[dataset], s[strategy], m[model]] = value
+    return cube
+
+
+def _seed_scores(results: pl.DataFrame) -> pl.DataFrame:
+    """One score per (dataset, strategy, split, model, seed), the ok rows that are ranked."""
+    ok = with_kind(results).filter(
+        (pl.col("status") == "ok") & pl.col("kind").is_in(RANKED_KINDS)
+        & pl.col("test_score").is_not_null() & pl.col("test_score").is_not_nan())
+    return (ok.with_columns(entry_label().alias("model"))
+            .group_by("dataset", "split_strategy", "split_id", "model", "metric", "seed")
+            .agg(pl.col("test_score").mean())
+            .rename({"split_strategy": "strategy"}))
+
+
+def _seed_bootstrap(seeds: pl.DataFrame, datasets: list[str], strategies: list[str],
+                    models: list[str], n_bootstrap: int,
+                    seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Scores with seeds resampled, ``(n_bootstrap, datasets, strategies, models)`` (higher
+    is better), and the fewest seeds of a split in each cell (``inf`` where absent).
+
+    Each (dataset, strategy, model, split) draws from its own random stream, seeded by
+    ``seed`` and its name, so rows of other models or datasets do not change its draws.
+    """
+    shape = (len(datasets), len(strategies), len(models))
+    d, s, m = ({name: i for i, name in enumerate(names)} for names in (datasets, strategies, models))
+    groups = (seeds.filter(pl.col("dataset").is_in(datasets) & pl.col("strategy").is_in(strategies)
+                           & pl.col("model").is_in(models))
+              .group_by("dataset", "strategy", "model", "split_id")
+              .agg(pl.col("test_score").sort_by("seed"), pl.col("metric").first())
+              .sort("dataset", "strategy", "model", "split_id"))
+    width = max(groups["test_score"].list.len().max() or 1, 1)
+    values = np.full((groups.height, width), np.nan)
+    uniforms = np.zeros((n_bootstrap, groups.height, width))
+    cells = np.zeros(groups.height, dtype=int)
+    n_seeds = np.full(int(np.prod(shape)), np.inf)
+    for g, (dataset, strategy, model, split, scores, metric) in enumerate(groups.iter_rows()):
+        sign = 1.0 if get_metric(metric).direction == "maximize" else -1.0
+        values[g, :len(scores)] = sign * np.asarray(scores, dtype=float)
+        cells[g] = np.ravel_multi_index((d[dataset], s[strategy], m[model]), shape)
+        n_seeds[cells[g]] = min(n_seeds[cells[g]], len(scores))
+        key = zlib.crc32("\0".join((dataset, strategy, model, split)).encode())
+        uniforms[:, g, :len(scores)] = np.random.default_rng([seed, key]).random(
+            (n_bootstrap, len(scores)))
+    boot = bootstrap_seed_means(values, cells, n_seeds.size, uniforms)
+    return boot.reshape(n_bootstrap, *shape), n_seeds.reshape(shape)
+
+
+def _agreement(taus: pl.DataFrame, strategies: list[str], *, n_bootstrap: int, level: float,
+               seed: int) -> pl.DataFrame:
+    """Mean per-dataset tau of each pair of strategies, interval from resampling datasets."""
+    rows = []
+    for a, b in combinations(strategies, 2):
+        values = _pair_rows(taus.filter(pl.col("dataset") != POOLED), a, b).filter(
+            pl.col("tau").is_not_nan())["tau"].to_numpy()
+        n = len(values)
+        if n == 0:
+            continue
+        low = high = np.nan
+        if n > 1:
+            counts = resample_counts(n, n_bootstrap, np.random.default_rng(seed))
+            low, high = percentile_interval(counts @ values / n, level)
+        rows.append({"strategy_a": a, "strategy_b": b, "mean_tau": float(values.mean()),
+                     "low": float(low), "high": float(high), "n_datasets": n,
+                     "interval": _over_datasets(n)})
+    schema = {"strategy_a": pl.String, "strategy_b": pl.String, "mean_tau": pl.Float64,
+              "low": pl.Float64, "high": pl.Float64, "n_datasets": pl.Int64,
+              "interval": pl.String}
+    return pl.DataFrame(rows, schema=schema)
+
+
+def _over_datasets(n: int) -> str:
+    """How an interval from resampling ``n`` datasets was made, or why there is none."""
+    if n < 2:
+        return "none: 1 dataset"
+    return f"bootstrap over datasets ({n}{', rough' if n < FEW_DATASETS else ''})"
+
+
+def _pair_rows(table: pl.DataFrame, a: str, b: str) -> pl.DataFrame:
+    """The rows of ``table`` comparing strategies ``a`` and ``b`` (in either order)."""
+    return table.filter(((pl.col("strategy_a") == a) & (pl.col("strategy_b") == b))
+                        | ((pl.col("strategy_a") == b) & (pl.col("strategy_b") == a)))
 
 
 def _moves(rankings: pl.DataFrame, reference: str, target: str) -> pl.DataFrame:
@@ -125,3 +344,166 @@ def _moves(rankings: pl.DataFrame, reference: str, target: str) -> pl.DataFrame:
         (pl.col(f"rank_{target}") - pl.col(f"rank_{reference}")).alias("rank_change"),
         pl.Series("score_change_pct", change),
     ).sort("dataset", f"rank_{reference}")
+
+
+@dataclass(frozen=True)
+class StrategyStatistics:
+    """One strategy's models over the datasets: Friedman/Nemenyi and Elo (``None`` when
+    there are too few datasets or models for them)."""
+
+    strategy: str
+    matrix: ScoreMatrix       # datasets × the models scored on all of them, higher is better
+    dropped: list[str]        # models left out: not scored on every dataset
+    friedman: FriedmanResult | None
+    elo: EloResult | None
+
+
+def strategy_statistics(comparison: SplitComparison, *, n_bootstrap: int = 200,
+                        seed: int = 0) -> list[StrategyStatistics]:
+    """Friedman's test, the Nemenyi critical difference and Elo (with intervals from
+    resampling datasets) for each strategy, with **datasets as the blocks**.
+
+    A model's score on a dataset is its mean over the strategy's splits and seeds, as in the
+    rankings: windows of one dataset are not independent tasks, and one unit for every
+    strategy makes their critical differences comparable. Models missing on some dataset
+    (a failed job) are left out and named in ``dropped``. Friedman needs 3+ models and 2+
+    datasets; Elo needs 2+ of each.
+    """
+    out = []
+    for strategy in comparison.strategies:
+        part = comparison.rankings.filter(pl.col("strategy") == strategy)
+        n_datasets = part["dataset"].n_unique()
+        coverage = part.group_by("model").agg(pl.col("dataset").n_unique().alias("n"))
+        kept = sorted(coverage.filter(pl.col("n") == n_datasets)["model"].to_list())
+        dropped = sorted(set(part["model"].to_list()) - set(kept))
+        matrix = score_matrix(part.filter(pl.col("model").is_in(kept)).rename({"model": "entry"}),
+                              task_keys=("dataset",), score="score")
+        n_tasks, n_models = matrix.values.shape
+        test = friedman(matrix.values) if n_models >= 3 and n_tasks >= 2 else None
+        elo = (elo_with_intervals(matrix, n_bootstrap=n_bootstrap, seed=seed)
+               if n_models >= 2 and n_tasks >= 2 else None)
+        out.append(StrategyStatistics(strategy, matrix, dropped, test, elo))
+    return out
+
+
+def friedman_table(statistics: list[StrategyStatistics]) -> pl.DataFrame:
+    """One row per strategy: Friedman's χ² and p, the Nemenyi CD (α = 0.05) and the best
+    model by mean rank, or a note saying why there is no test."""
+    rows = []
+    for item in statistics:
+        n_datasets, n_models = item.matrix.values.shape
+        test = item.friedman
+        notes = [] if test else [f"needs 3+ models and 2+ datasets, has {n_models} and "
+                                 f"{n_datasets}"]
+        if item.dropped:
+            notes.append(f"left out (not on every dataset): {', '.join(item.dropped)}")
+        best = item.matrix.models[int(np.argmin(test.mean_ranks))] if test else None
+        rows.append({"strategy": item.strategy, "n_datasets": n_datasets, "n_models": n_models,
+                     "chi2": test.statistic if test else None,
+                     "pvalue": test.pvalue if test else None,
+                     "critical_difference": test.critical_difference if test else None,
+                     "best": best, "note": "; ".join(notes)})
+    schema = {"strategy": pl.String, "n_datasets": pl.Int64, "n_models": pl.Int64,
+              "chi2": pl.Float64, "pvalue": pl.Float64, "critical_difference": pl.Float64,
+              "best": pl.String, "note": pl.String}
+    return pl.DataFrame(rows, schema=schema)
+
+
+def elo_table(statistics: list[StrategyStatistics]) -> pl.DataFrame:
+    """Elo of each model under each strategy with its interval: model, strategy, elo, low,
+    high (strategies without Elo are absent)."""
+    frames = [pl.DataFrame({"model": item.elo.models, "strategy": item.strategy,
+                            "elo": item.elo.rating, "low": item.elo.low, "high": item.elo.high})
+              for item in statistics if item.elo is not None]
+    schema = {"model": pl.String, "strategy": pl.String, "elo": pl.Float64,
+              "low": pl.Float64, "high": pl.Float64}
+    return pl.concat(frames) if frames else pl.DataFrame(schema=schema)
+
+
+@dataclass(frozen=True)
+class ShiftRankChange:
+    """Per dataset, how shifted the target split is and how much the ranking changed."""
+
+    table: pl.DataFrame         # dataset, <shift measures>, tau, rank_change (= 1 − tau)
+    correlations: pl.DataFrame  # measure, spearman, low, high, pvalue, n_datasets, note
+    reference: str
+    target: str
+
+
+def shift_vs_rank_change(comparison: SplitComparison, shifts: pl.DataFrame, *,
+                         measures: tuple[str, ...] = SHIFT_MEASURES,
+                         n_bootstrap: int = N_BOOTSTRAP, level: float = LEVEL,
+                         seed: int = 0) -> ShiftRankChange:
+    """Across datasets: the shift of the ``target`` split against the rank change
+    ``1 − tau(reference, target)``, and Spearman's rho between them.
+
+    ``shifts`` has one row per (dataset, strategy) with the ``measures`` columns, as
+    :func:`tabbench.drift.shift_table` writes them (the adversarial-validation AUC of the
+    first split, and the share of features whose PSI is over 0.25). Spearman, because the
+    AUC saturates near 1 and only the order is meaningful; its interval resamples datasets
+    (percentile, seeded), its p-value is scipy's (t approximation). A measure that is the
+    same on every dataset (every time split separable: AUC 1.0), or fewer than 3 datasets,
+    gives NaN and a note instead of a number.
+    """
+    reference, target = comparison.reference, comparison.target
+    taus = _pair_rows(comparison.taus.filter(pl.col("dataset") != POOLED), reference, target)
+    measures = tuple(m for m in measures if m in shifts.columns)
+    shift = (shifts.filter(pl.col("strategy") == target)
+             .group_by("dataset").agg(*(pl.col(m).mean() for m in measures)))
+    table = (shift.join(taus.select("dataset", "tau"), on="dataset")
+             .with_columns((1.0 - pl.col("tau")).alias("rank_change")).sort("dataset"))
+    rows = []
+    for measure in measures:
+        result = spearman_with_interval(table[measure].to_numpy(), table["rank_change"].to_numpy(),
+                                        n_bootstrap=n_bootstrap, level=level, seed=seed)
+        note = ""
+        if result.n < 3:
+            note = f"needs 3+ datasets, has {result.n}"
+        elif result.rho != result.rho:
+            note = "no correlation: the same value on every dataset"
+        elif result.n < FEW_DATASETS:
+            note = f"rough interval: {result.n} datasets"
+        rows.append({"measure": measure, "spearman": result.rho, "low": result.low,
+                     "high": result.high, "pvalue": result.pvalue, "n_datasets": result.n,
+                     "note": note})
+    schema = {"measure": pl.String, "spearman": pl.Float64, "low": pl.Float64,
+              "high": pl.Float64, "pvalue": pl.Float64, "n_datasets": pl.Int64,
+              "note": pl.String}
+    return ShiftRankChange(table, pl.DataFrame(rows, schema=schema), reference, target)
+
+
+def save_shifts(run_dir: Path, shifts: pl.DataFrame) -> Path:
+    """Write :func:`tabbench.drift.shift_table`'s rows to ``run_dir/compare-splits-shift.parquet``."""
+    path = Path(run_dir) / SHIFT_FILE
+    buffer = io.BytesIO()
+    shifts.write_parquet(buffer)
+    write_atomic_bytes(path, buffer.getvalue())
+    return path
+
+
+def load_shifts(run_dir: Path) -> pl.DataFrame | None:
+    """The shift table of ``run_dir`` if ``compare-splits`` wrote one (a damaged file is
+    named in a warning and treated as missing)."""
+    path = Path(run_dir) / SHIFT_FILE
+    if not path.is_file():
+        return None
+    try:
+        return read_checked(path, "shift table", required=("dataset", "strategy",
+                                                           "adversarial_auc"))
+    except DamagedFileError as exc:
+        warnings.warn(f"{exc}; left out", TabbenchWarning, stacklevel=2)
+        return None
+
+
+def elo_columns(statistics: list[StrategyStatistics]) -> pl.DataFrame:
+    """Elo per model (rows) and strategy (columns), each cell ``"elo [low, high]"``, models
+    by their best rating: for printing."""
+    table = elo_table(statistics)
+    if table.is_empty():
+        return pl.DataFrame(schema={"model": pl.String})
+    cells = table.with_columns(pl.format("{} [{}, {}]", *(pl.col(c).round(0).cast(pl.Int64)
+                                                          for c in ("elo", "low", "high")))
+                               .alias("cell"))
+    order = cells.group_by("model").agg(pl.col("elo").max()).sort("elo", descending=True)
+    wide = cells.pivot(on="strategy", index="model", values="cell")
+    return order.select("model").join(wide, on="model", how="left", maintain_order="left")

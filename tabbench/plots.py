@@ -1,5 +1,6 @@
 """Figures for leaderboards: critical-difference diagram, Elo intervals, Pareto front,
-per-dataset scores, and the random → time slope chart. Each returns a matplotlib Figure."""
+per-dataset scores, the random → time slope chart, Elo per split strategy, and shift against
+rank change. Each returns a matplotlib Figure."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import polars as pl
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from tabbench.compare import SplitComparison
+    from tabbench.compare import ShiftRankChange, SplitComparison, StrategyStatistics
     from tabbench.stats import EloResult, FriedmanResult
 
 
@@ -21,9 +22,10 @@ def _figure(width: float, height: float) -> Figure:
     return Figure(figsize=(width, height), dpi=110, layout="constrained")
 
 
-def cd_diagram(result: FriedmanResult, models: list[str]) -> Figure:
+def cd_diagram(result: FriedmanResult, models: list[str], unit: str = "tasks") -> Figure:
     """Demšar's critical-difference diagram: mean ranks on an axis (best on the left), with a
-    thick bar joining models whose mean ranks differ by less than the Nemenyi CD."""
+    thick bar joining models whose mean ranks differ by less than the Nemenyi CD; ``unit``
+    names the blocks in the title (tasks, datasets)."""
     k = len(models)
     order = np.argsort(result.mean_ranks)
     ranks = result.mean_ranks[order]
@@ -51,7 +53,7 @@ def cd_diagram(result: FriedmanResult, models: list[str]) -> Figure:
     cliques = _cliques(ranks, cd)
     for j, (a, b) in enumerate(cliques):
         ax.hlines(-0.25 - 0.18 * j, ranks[a] - 0.03, ranks[b] + 0.03, color="tab:red", lw=3)
-    ax.set_title(f"Mean rank over {result.n_tasks} tasks (Friedman p = {result.pvalue:.2g})",
+    ax.set_title(f"Mean rank over {result.n_tasks} {unit} (Friedman p = {result.pvalue:.2g})",
                  fontsize=9)
     return fig
 
@@ -80,6 +82,59 @@ def elo_chart(elo: EloResult) -> Figure:
     ax.set_yticks(y, [elo.models[i] for i in order])
     ax.set_xlabel("Elo (Bradley–Terry fit, 95% bootstrap interval)")
     ax.grid(axis="x", alpha=0.3)
+    return fig
+
+
+def elo_strategies_chart(statistics: list[StrategyStatistics]) -> Figure:
+    """Each model's Elo under each split strategy with its interval, one colour per strategy;
+    models ordered by their mean Elo over the strategies, best at the top."""
+    elos = [(item.strategy, item.elo) for item in statistics if item.elo is not None]
+    models = sorted({m for _, elo in elos for m in elo.models})
+    mean = {m: np.mean([elo.rating[elo.models.index(m)] for _, elo in elos if m in elo.models])
+            for m in models}
+    models.sort(key=lambda m: mean[m])
+    fig = _figure(6.5, 1.0 + 0.4 * len(models))
+    ax = fig.add_subplot()
+    offsets = np.linspace(-0.25, 0.25, len(elos)) if len(elos) > 1 else np.zeros(1)
+    for offset, (strategy, elo) in zip(offsets, elos, strict=True):
+        rows = [i for i, m in enumerate(models) if m in elo.models]
+        at = [elo.models.index(models[i]) for i in rows]
+        ax.errorbar(elo.rating[at], np.array(rows) + offset,
+                    xerr=[elo.rating[at] - elo.low[at], elo.high[at] - elo.rating[at]],
+                    fmt="o", capsize=3, markersize=4, label=strategy)
+    ax.set_yticks(np.arange(len(models)), models)
+    ax.set_xlabel("Elo (Bradley–Terry fit over datasets, 95% bootstrap interval)")
+    fig.legend(loc="outside upper center", ncols=max(len(elos), 1), fontsize=8)
+    ax.grid(axis="x", alpha=0.3)
+    return fig
+
+
+def shift_scatter(shift: ShiftRankChange) -> Figure:
+    """Per dataset (one labelled point each): the shift of the target split against the
+    rank change 1 − tau, one panel per shift measure, Spearman's rho in the title."""
+    labels = {"adversarial_auc": f"adversarial-validation AUC ({shift.target} split)",
+              "drifting_share": f"share of features with PSI ≥ 0.25 ({shift.target} split)"}
+    rows = list(shift.correlations.iter_rows(named=True))
+    fig = _figure(4.6 * max(len(rows), 1), 4.0)
+    axes = fig.subplots(1, max(len(rows), 1), squeeze=False)[0]
+    y = shift.table["rank_change"].to_numpy()
+    for ax, row in zip(axes, rows, strict=False):
+        x = shift.table[row["measure"]].to_numpy()
+        ax.scatter(x, y, color="tab:blue", zorder=3)
+        for name, xi, yi in zip(shift.table["dataset"].to_list(), x, y, strict=True):
+            ax.annotate(name, (xi, yi), textcoords="offset points", xytext=(4, 3), fontsize=7)
+        rho = row["spearman"]
+        if rho == rho:
+            title = (f"Spearman ρ = {rho:.2f} [{row['low']:.2f}, {row['high']:.2f}], "
+                     f"p = {row['pvalue']:.2g}, n = {row['n_datasets']}")
+        else:
+            title = f"Spearman ρ: none ({row['note']})"
+        ax.set_title(title, fontsize=8)
+        ax.margins(x=0.15, y=0.1)  # room for the labels of the outermost points
+        ax.set_xlabel(labels.get(row["measure"], row["measure"]), fontsize=8)
+        ax.set_ylabel(f"rank change: 1 − Kendall tau ({shift.reference} vs {shift.target})",
+                      fontsize=8)
+        ax.grid(alpha=0.3)
     return fig
 
 

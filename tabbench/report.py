@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import warnings
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,7 +17,14 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from tabbench._atomic import write_atomic_bytes
-from tabbench.leaderboard import read_results, standings
+from tabbench.exceptions import TabbenchWarning
+from tabbench.leaderboard import (
+    DamagedFileError,
+    parquet_files,
+    read_checked,
+    read_results,
+    standings,
+)
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -53,8 +61,8 @@ def build_report(run_dir: Path, out: Path | None = None) -> Path:
         sections.append(_per_dataset_section(primary))
     strategies = set(results.filter(pl.col("status") == "ok")["split_strategy"].to_list())
     if {"random", "time"} <= strategies:
-        sections.append(_comparison_section(results))
-    features = sorted((run_dir / "features").glob("*.parquet"))
+        sections.append(_comparison_section(results, run_dir))
+    features = parquet_files(run_dir / "features")
     if features:
         sections.append(_features_section(features))
     sections.append(_failures_section(results))
@@ -184,7 +192,7 @@ def _per_dataset_section(standing) -> str:
             + _table(standing.per_dataset, formats))
 
 
-def _comparison_section(results: pl.DataFrame) -> str:
+def _comparison_section(results: pl.DataFrame, run_dir: Path) -> str:
     from tabbench.compare import compare_splits
     from tabbench.plots import slope_chart
 
@@ -192,17 +200,81 @@ def _comparison_section(results: pl.DataFrame) -> str:
     moved = comparison.moves.filter(pl.col("rank_change") != 0)
     return ("<h2>Random split against time split</h2>"
             '<p class="note">Kendall tau between the rankings (1 = identical order, '
-            "−1 = reversed); pooled = between the mean ranks over all datasets.</p>"
-            + _table(comparison.taus, {"tau": ".2f", "pvalue": ".3f"})
+            "−1 = reversed); pooled = between the mean ranks over all datasets. low–high: "
+            "95% bootstrap interval, per dataset from resampling each model's seeds (none "
+            "with one seed per model: there is nothing to resample), pooled from "
+            "resampling datasets.</p>"
+            + _table(comparison.taus, {"tau": ".2f", "low": ".2f", "high": ".2f",
+                                       "pvalue": ".3f"})
+            + "<h3>Does the random-split ranking predict the time-split ranking?</h3>"
+            + f"<p>{_e(comparison.headline())}</p>"
+            + '<p class="note">Mean over datasets of the per-dataset tau of each pair of '
+            "strategies, 95% interval from resampling datasets.</p>"
+            + _table(comparison.agreement, {"mean_tau": ".2f", "low": ".2f", "high": ".2f"})
             + _image(slope_chart(comparison), "rank under random split against time split")
             + "<h3>Models whose rank moved</h3>"
-            + _table(moved, {"score_change_pct": "+.1f"}))
+            + _table(moved, {"score_change_pct": "+.1f"})
+            + _strategies_section(comparison)
+            + _shift_section(comparison, run_dir))
+
+
+def _strategies_section(comparison) -> str:
+    from tabbench.compare import elo_columns, friedman_table, strategy_statistics
+    from tabbench.plots import cd_diagram, elo_strategies_chart
+
+    statistics = strategy_statistics(comparison)
+    parts = ["<h3>Friedman test and Elo per split strategy (datasets as blocks)</h3>"
+             '<p class="note">Each model\'s score on a dataset is its mean over the '
+             "strategy's splits and seeds; the Friedman test asks whether the models rank "
+             "alike over the datasets, the Nemenyi critical difference (α = 0.05) is how far "
+             "apart two mean ranks must be to differ. Elo: Bradley–Terry fit, 95% interval "
+             "from resampling datasets (rough with few datasets).</p>",
+             _table(friedman_table(statistics), {"chi2": ".2f", "pvalue": ".3g",
+                                                 "critical_difference": ".2f"})]
+    for item in statistics:
+        if item.friedman is not None:
+            parts.append(f"<p>{_e(item.strategy)} split:</p>"
+                         + _image(cd_diagram(item.friedman, item.matrix.models, "datasets"),
+                                  f"critical-difference diagram, {item.strategy} split"))
+    elo = elo_columns(statistics)
+    if elo.width > 1:
+        parts.append(_table(elo) + _image(elo_strategies_chart(statistics),
+                                          "Elo per split strategy"))
+    return "".join(parts)
+
+
+def _shift_section(comparison, run_dir: Path) -> str:
+    from tabbench.compare import load_shifts, shift_vs_rank_change
+    from tabbench.plots import shift_scatter
+
+    head = "<h3>Shift against rank change</h3>"
+    shifts = load_shifts(run_dir)
+    if shifts is None:
+        return (head + '<p class="note">No shift table in this run folder: '
+                "<code>tabbench compare-splits</code> measures each split's shift "
+                "(adversarial-validation AUC, drifting features) and writes it here.</p>")
+    result = shift_vs_rank_change(comparison, shifts)
+    return (head + '<p class="note">One point per dataset: the shift of its time split '
+            "against how much its ranking changed (1 − Kendall tau, random vs time). "
+            "Spearman's rho across datasets, 95% interval from resampling datasets, p-value "
+            "from scipy (t approximation). Adversarial AUC: a classifier telling training "
+            "from test rows (0.5 = no shift); drifting share: features with PSI ≥ 0.25.</p>"
+            + _table(result.correlations, {"spearman": ".2f", "low": ".2f", "high": ".2f",
+                                           "pvalue": ".3g"})
+            + _image(shift_scatter(result), "shift against rank change, one point per dataset")
+            + _table(result.table, {"adversarial_auc": ".3f", "drifting_share": ".2f",
+                                    "tau": ".2f", "rank_change": ".2f"})
+            + _table(shifts, {"adversarial_auc": ".3f", "drifting_share": ".2f"}))
 
 
 def _features_section(files: list[Path]) -> str:
     parts = ["<h2>Feature rankings</h2>"]
     for file in files:
-        table = pl.read_parquet(file)
+        try:
+            table = read_checked(file, "feature ranking file")
+        except DamagedFileError as exc:
+            warnings.warn(f"{exc}; skipped", TabbenchWarning, stacklevel=2)
+            continue
         keep = [c for c in ("feature", "score", "rank", "cardinality", "coverage", "flags")
                 if c in table.columns]
         parts.append(f"<h3>{_e(file.stem)}</h3>" + _table(table.select(keep).head(20),

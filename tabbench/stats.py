@@ -175,3 +175,108 @@ def kendall_tau(ranks_a: np.ndarray, ranks_b: np.ndarray) -> tuple[float, float]
     """Kendall's tau-b between two rankings of the same models, and its p-value."""
     result = stats.kendalltau(ranks_a, ranks_b)
     return float(result.statistic), float(result.pvalue)
+
+
+# --- bootstrap intervals for rank agreement (vectorized over resamples) -----------------------
+
+
+def kendall_tau_b(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Kendall's tau-b between ``x[..., :]`` and ``y[..., :]`` along the last axis, batched.
+
+    Scores or ranks both work (tau only looks at the order of each pair). A model that is
+    NaN in ``x`` or ``y`` is left out of that row, as if it were not there; a row with no
+    untied pair in ``x`` or in ``y`` gives NaN. Equals :func:`kendall_tau` on each row.
+
+    Examples
+    --------
+    >>> kendall_tau_b(np.array([[1, 2, 3], [1, 2, 3]]), np.array([[1, 2, 3], [3, 2, 1]])).tolist()
+    [1.0, -1.0]
+    """
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    i, j = np.triu_indices(x.shape[-1], 1)
+    dx, dy = np.sign(x[..., i] - x[..., j]), np.sign(y[..., i] - y[..., j])
+    valid = ~(np.isnan(dx) | np.isnan(dy))
+    dx, dy = np.where(valid, dx, 0.0), np.where(valid, dy, 0.0)
+    # tau-b = (concordant - discordant) / sqrt(pairs untied in x * pairs untied in y)
+    denominator = np.sqrt((dx != 0).sum(-1) * (dy != 0).sum(-1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(denominator > 0, (dx * dy).sum(-1) / denominator, np.nan)
+
+
+def resample_counts(n: int, n_bootstrap: int, rng: np.random.Generator) -> np.ndarray:
+    """``(n_bootstrap, n)``: how often each of ``n`` units is drawn in each resample (with
+    replacement, ``n`` draws each)."""
+    draws = rng.integers(0, n, size=(n_bootstrap, n))
+    return (draws[:, :, None] == np.arange(n)).sum(axis=1)
+
+
+def percentile_interval(samples: np.ndarray, level: float = 0.95,
+                        axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Percentile bootstrap interval along ``axis``, ignoring NaN resamples (NaN if all are)."""
+    tail = (1 - level) / 2 * 100
+    samples = np.asarray(samples, dtype=float)
+    empty = np.isnan(samples).all(axis=axis)
+    filled = np.where(empty, 0.0, np.moveaxis(samples, axis, 0))  # no all-NaN warning
+    low, high = np.nanpercentile(filled, [tail, 100 - tail], axis=0)
+    return np.where(empty, np.nan, low), np.where(empty, np.nan, high)
+
+
+def bootstrap_seed_means(values: np.ndarray, cells: np.ndarray, n_cells: int,
+                         uniforms: np.ndarray) -> np.ndarray:
+    """Cell means with each group's seeds resampled, ``(n_bootstrap, n_cells)``.
+
+    ``values`` is ``(groups, max_seeds)``: one row per (cell, split), its seeds' scores,
+    padded with NaN; ``cells[g]`` is the cell (e.g. a dataset × strategy × model) of group
+    ``g``; ``uniforms`` is ``(n_bootstrap, groups, max_seeds)`` of uniform numbers in [0, 1)
+    that pick the seeds. Each resample draws, within every group, as many seeds as it has,
+    with replacement; a cell's score is the mean over its groups (splits) of those means,
+    as in the point estimate (mean over splits of the mean over seeds). A cell without
+    groups is NaN.
+    """
+    values = np.asarray(values, dtype=float)
+    n_groups, width = values.shape
+    counts = (~np.isnan(values)).sum(axis=1)
+    picks = np.floor(uniforms * counts[None, :, None]).astype(int)
+    drawn = values[np.arange(n_groups)[None, :, None], picks]
+    used = np.arange(width)[None, None, :] < counts[None, :, None]
+    group_means = np.where(used, drawn, 0.0).sum(axis=2) / counts
+    membership = np.zeros((n_groups, n_cells))
+    membership[np.arange(n_groups), cells] = 1.0
+    size = membership.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (group_means @ membership) / np.where(size > 0, size, np.nan)
+
+
+@dataclass(frozen=True)
+class Correlation:
+    """Spearman's rho across units (datasets), its p-value and a bootstrap interval."""
+
+    rho: float
+    pvalue: float
+    low: float
+    high: float
+    n: int
+
+
+def spearman_with_interval(x: np.ndarray, y: np.ndarray, *, n_bootstrap: int = 1000,
+                           level: float = 0.95, seed: int = 0) -> Correlation:
+    """Spearman's rho between ``x`` and ``y`` with a percentile interval from resampling the
+    pairs (units) with replacement, and scipy's two-sided p-value (its t approximation; ties
+    share the mean rank). Pairs with a NaN are dropped; fewer than 3 pairs or a constant
+    ``x`` or ``y`` give NaN, never a made-up number."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    keep = ~(np.isnan(x) | np.isnan(y))
+    x, y = x[keep], y[keep]
+    n = len(x)
+    if n < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
+        return Correlation(np.nan, np.nan, np.nan, np.nan, n)
+    rho, pvalue = stats.spearmanr(x, y)
+    draws = np.random.default_rng(seed).integers(0, n, size=(n_bootstrap, n))
+    rx, ry = stats.rankdata(x[draws], axis=1), stats.rankdata(y[draws], axis=1)
+    rx -= rx.mean(axis=1, keepdims=True)
+    ry -= ry.mean(axis=1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        # a resample with one distinct x (or y) has no correlation: NaN, left out
+        samples = (rx * ry).sum(1) / np.sqrt((rx ** 2).sum(1) * (ry ** 2).sum(1))
+    low, high = percentile_interval(samples, level)
+    return Correlation(float(rho), float(pvalue), float(low), float(high), n)

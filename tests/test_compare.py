@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import polars as pl
 import pytest
 
-from tabbench.compare import POOLED, compare_splits
+from tabbench.compare import (
+    POOLED,
+    compare_splits,
+    friedman_table,
+    shift_vs_rank_change,
+    strategy_statistics,
+)
 from tabbench.config import BUDGETS
 from tabbench.datasets.spec import DatasetSpec
 from tabbench.drift import diagnose_shift
 from tabbench.job import Job, find_split, load_job_dataset, run_job
 from tabbench.models.base import MODELS, ModelSpec
 from tabbench.schema import result_frame
+from tabbench.stats import friedman, resample_counts
 
 SPEC = DatasetSpec.from_dict({
     "name": "drift-test", "task": "binary", "target": "target", "generator": "drift",
@@ -120,3 +129,233 @@ def test_compare_splits_command_end_to_end(cli, tmp_path):
 def test_compare_splits_needs_random_and_time(cli, tmp_path):
     code, _, err = cli("compare-splits", "--splits", "time,sliding-window", "--out", tmp_path)
     assert code == 2 and "must include random and time" in err
+
+
+def _results(scores: dict[tuple[str, str], dict[str, list[float]]],
+             metric: str = "roc_auc") -> pl.DataFrame:
+    """Result rows from ``{(dataset, strategy): {model: [score of each seed]}}``."""
+    rows = [{"run": "t", "kind": "benchmark", "job_id": f"{d}-{s}-{m}-{k}", "dataset": d,
+             "task": "binary", "split_strategy": s, "split_id": f"{s}-0", "model": m,
+             "variant": "tuned", "seed": k, "status": "ok", "metric": metric,
+             "test_score": score}
+            for (d, s), models in scores.items() for m, seeds in models.items()
+            for k, score in enumerate(seeds)]
+    return result_frame(rows)
+
+
+def _planted(order_time, n_datasets=3, seeds=3, noise=0.001, gap=0.05):
+    """Models a > b > c > d under the random split; under the time split the models of
+    ``order_time`` (best first) get the same scores; seed noise much smaller than the gaps."""
+    rng = np.random.default_rng(0)
+    models = ["a", "b", "c", "d"]
+    scores = {}
+    for i in range(n_datasets):
+        for strategy, order in (("random", models), ("time", order_time)):
+            scores[(f"d{i}", strategy)] = {
+                m: list(0.9 - gap * order.index(m) + rng.normal(0, noise, seeds)) for m in models}
+    return _results(scores)
+
+
+@pytest.mark.parametrize(("order_time", "tau"), [(["a", "b", "c", "d"], 1.0),
+                                                 (["d", "c", "b", "a"], -1.0)])
+def test_identical_rankings_give_tau_one_and_reversed_minus_one_with_degenerate_intervals(
+        order_time, tau):
+    comparison = compare_splits(_planted(order_time), n_bootstrap=200)
+    taus = comparison.taus
+    assert taus["tau"].to_list() == [tau] * 4  # three datasets and the pooled row
+    assert taus["low"].to_list() == [tau] * 4 and taus["high"].to_list() == [tau] * 4
+    assert taus["interval"].to_list() == ["bootstrap over seeds (min 3 per model)"] * 3 + [
+        "bootstrap over datasets (3, rough)"]
+    assert comparison.agreement.select("mean_tau", "low", "high").row(0) == (tau, tau, tau)
+    assert f"Mean per-dataset Kendall tau = {tau:.2f}, 95% CI [{tau:.2f}, {tau:.2f}]" in \
+        comparison.headline()
+
+
+def test_one_seed_gives_no_interval_and_says_why():
+    comparison = compare_splits(_planted(["b", "a", "c", "d"], seeds=1), n_bootstrap=100)
+    per_dataset = comparison.taus.filter(pl.col("dataset") != POOLED)
+    assert per_dataset["tau"].to_list() == pytest.approx([2 / 3] * 3)
+    assert per_dataset["low"].is_nan().all() and per_dataset["high"].is_nan().all()
+    assert set(per_dataset["interval"]) == {"none: 1 seed per model"}
+    # datasets can still be resampled for the pooled tau and the mean tau
+    pooled = comparison.taus.filter(pl.col("dataset") == POOLED)
+    assert pooled["low"][0] == pytest.approx(2 / 3) and pooled["high"][0] == pytest.approx(2 / 3)
+    one = compare_splits(_planted(["b", "a", "c", "d"], n_datasets=1, seeds=1), n_bootstrap=50)
+    assert one.taus["low"].is_nan().all()
+    assert one.agreement["interval"].to_list() == ["none: 1 dataset"]
+    assert "no interval from 1 dataset" in one.headline()
+
+
+def _five_datasets() -> pl.DataFrame:
+    time_orders = [["a", "b", "c", "d", "e"], ["b", "a", "c", "d", "e"],
+                   ["a", "c", "b", "e", "d"], ["e", "d", "c", "b", "a"],
+                   ["c", "a", "b", "d"]]  # on d4, model e failed under the time split
+    scores = {}
+    for i, order in enumerate(time_orders):
+        scores[(f"d{i}", "random")] = {m: [0.9 - 0.05 * j] for j, m in enumerate("abcde")}
+        scores[(f"d{i}", "time")] = {m: [0.9 - 0.05 * j] for j, m in enumerate(order)}
+    return _results(scores)
+
+
+def test_pooled_and_mean_tau_intervals_match_a_direct_loop_over_resampled_datasets():
+    n_bootstrap, seed = 300, 5
+    comparison = compare_splits(_five_datasets(), n_bootstrap=n_bootstrap, seed=seed)
+    ranks = {(d, s, m): r for d, s, m, r in
+             comparison.rankings.select("dataset", "strategy", "model", "rank").iter_rows()}
+    datasets = [f"d{i}" for i in range(5)]
+    counts = resample_counts(5, n_bootstrap, np.random.default_rng(seed))
+    pooled_samples = []
+    for draw in counts:
+        drawn = [d for d, n in zip(datasets, draw, strict=True) for _ in range(n)]
+        mean = {}
+        for strategy in ("random", "time"):
+            for model in "abcde":
+                seen = [ranks[(d, strategy, model)] for d in drawn if (d, strategy, model) in ranks]
+                if seen:
+                    mean[(strategy, model)] = sum(seen) / len(seen)
+        both = [m for m in "abcde" if ("random", m) in mean and ("time", m) in mean]
+        pooled_samples.append(kendall_tau_scipy([mean[("random", m)] for m in both],
+                                                [mean[("time", m)] for m in both]))
+    pooled = comparison.taus.filter(pl.col("dataset") == POOLED).row(0, named=True)
+    assert (pooled["low"], pooled["high"]) == pytest.approx(
+        tuple(np.percentile(pooled_samples, [2.5, 97.5])))
+    assert pooled["n_models"] == 5 and pooled["interval"] == "bootstrap over datasets (5, rough)"
+
+    per_dataset = comparison.taus.filter(pl.col("dataset") != POOLED)["tau"].to_numpy()
+    # 10 pairs: d1 one swap, d2 two, d3 reversed; d4: 6 pairs of 4 models, c passes a and b
+    assert per_dataset == pytest.approx([1.0, 0.8, 0.6, -1.0, 1 / 3])
+    means = [np.repeat(per_dataset, draw).mean() for draw in counts]
+    agreement = comparison.agreement.row(0, named=True)
+    assert agreement["mean_tau"] == pytest.approx(per_dataset.mean())
+    assert (agreement["low"], agreement["high"]) == pytest.approx(
+        tuple(np.percentile(means, [2.5, 97.5])))
+
+
+def kendall_tau_scipy(a, b) -> float:
+    from scipy import stats
+
+    return float(stats.kendalltau(a, b).statistic)
+
+
+def test_seed_bootstrap_is_seeded_and_unmoved_by_other_models():
+    noisy = _planted(["a", "c", "b", "d"], noise=0.03, seeds=3)
+    first, again = compare_splits(noisy, seed=3), compare_splits(noisy, seed=3)
+    assert first.taus.equals(again.taus) and first.agreement.equals(again.agreement)
+    other = compare_splits(noisy, seed=4).taus
+    assert not other["low"].equals(first.taus["low"]) or not other["high"].equals(
+        first.taus["high"])
+    low, high = first.taus["low"].to_numpy(), first.taus["high"].to_numpy()
+    assert (low < high).all()  # the noise is as large as the gaps: the order is uncertain
+    # an entry under one strategy only draws from its own stream: per-dataset rows unchanged
+    extra = pl.concat([noisy, _results({("d0", "time"): {"z": [0.1, 0.2, 0.3]}})])
+    with_extra = compare_splits(extra, seed=3).taus.filter(pl.col("dataset") != POOLED)
+    assert with_extra.equals(first.taus.filter(pl.col("dataset") != POOLED))
+
+
+def test_bootstrap_runtime_on_a_seventeen_dataset_study():
+    import time
+
+    rng = np.random.default_rng(0)
+    scores = {(f"d{i}", s): {f"m{j}": list(rng.normal(0.8, 0.05, 3)) for j in range(7)}
+              for i in range(17) for s in ("random", "time")}
+    results = _results(scores)
+    start = time.perf_counter()
+    compare_splits(results, n_bootstrap=1000)
+    assert time.perf_counter() - start < 2.0
+
+
+def test_strategy_statistics_use_datasets_as_blocks_and_drop_models_missing_somewhere():
+    scores = {}
+    for i in range(4):
+        for strategy in ("random", "time"):
+            models = "abcd" if (strategy == "random" or i > 0) else "abc"  # d failed on d0
+            scores[(f"d{i}", strategy)] = {m: [0.9 - 0.05 * j + 0.01 * i]
+                                           for j, m in enumerate(models)}
+    statistics = strategy_statistics(compare_splits(_results(scores), n_bootstrap=50),
+                                     n_bootstrap=30)
+    by_strategy = {item.strategy: item for item in statistics}
+    assert by_strategy["random"].matrix.models == ["a", "b", "c", "d"]
+    assert by_strategy["time"].matrix.models == ["a", "b", "c"]
+    assert by_strategy["time"].dropped == ["d"]
+    assert by_strategy["random"].friedman.mean_ranks.tolist() == [1.0, 2.0, 3.0, 4.0]
+    direct = friedman(by_strategy["random"].matrix.values)
+    assert by_strategy["random"].friedman.statistic == pytest.approx(direct.statistic)
+    table = friedman_table(statistics)
+    assert table["n_datasets"].to_list() == [4, 4] and table["best"].to_list() == ["a", "a"]
+    assert "left out (not on every dataset): d" in table["note"][1]
+    elo = by_strategy["random"].elo
+    assert elo.rating[0] > elo.rating[3] and (elo.low <= elo.rating + 1e-9).all()
+
+
+def test_shift_correlates_with_rank_change_on_planted_data():
+    models = list("abcde")
+    scores = {}
+    for k in range(6):  # dataset d<k>: the time split swaps the first k adjacent pairs...
+        order = models.copy()
+        for j in range(min(k, 4)):
+            order[j], order[j + 1] = order[j + 1], order[j]
+        if k == 5:
+            order = models[::-1]  # ...and d5 reverses the order
+        scores[(f"d{k}", "random")] = {m: [0.9 - 0.05 * j] for j, m in enumerate(models)}
+        scores[(f"d{k}", "time")] = {m: [0.9 - 0.05 * j] for j, m in enumerate(order)}
+    comparison = compare_splits(_results(scores), n_bootstrap=50)
+    shifts = pl.DataFrame({
+        "dataset": [f"d{k}" for k in range(6)] * 2,
+        "strategy": ["time"] * 6 + ["random"] * 6,
+        "adversarial_auc": [0.5 + 0.08 * k for k in range(6)] + [0.5] * 6,
+        "drifting_share": [0.3] * 6 + [0.0] * 6,
+    })
+    result = shift_vs_rank_change(comparison, shifts, n_bootstrap=400)
+    assert result.table["dataset"].to_list() == [f"d{k}" for k in range(6)]
+    change = result.table["rank_change"].to_numpy()
+    assert change == pytest.approx([0.0, 0.2, 0.4, 0.6, 0.8, 2.0])
+    auc = result.correlations.row(0, named=True)
+    assert auc["measure"] == "adversarial_auc" and auc["spearman"] == pytest.approx(1.0)
+    assert (auc["low"], auc["high"]) == (1.0, 1.0) and auc["n_datasets"] == 6
+    assert auc["pvalue"] < 0.01
+    flat = result.correlations.row(1, named=True)  # the same on every dataset: no number
+    assert math.isnan(flat["spearman"]) and "same value on every dataset" in flat["note"]
+
+
+@pytest.mark.slow
+def test_compare_splits_from_a_config_with_two_seeds_prints_the_statistics(tabbench_script,
+                                                                             tmp_path):
+    datasets = tmp_path / "datasets"
+    datasets.mkdir()
+    for i, strength in enumerate((0.0, 0.8, 2.0)):
+        (datasets / f"drift-{i}.toml").write_text(
+            f'name = "drift-{i}"\ntask = "binary"\ntarget = "target"\ngenerator = "drift"\n'
+            f'time_column = "ts"\ngenerator_params = {{ n_rows = 800, seed = {i}, '
+            f"drift_strength = {strength} }}\n")
+    config = tmp_path / "tiny.toml"
+    config.write_text('name = "tiny"\ndatasets = ["drift-0", "drift-1", "drift-2"]\n'
+                      'splits = ["random", "time"]\nmodels = ["dummy", "linear", '
+                      '"random-forest"]\nseeds = [0, 1]\nbudget = "smoke"\njobs = 1\n')
+    out = tmp_path / "run"
+    code, stdout, err = tabbench_script("compare-splits", config, "--datasets-dir", datasets,
+                                        "--out", out)
+    assert code == 0, err
+    flat = " ".join(stdout.split())
+    for line in ("bootstrap over seeds (min 2 per model)", "bootstrap over datasets (3, rough)",
+                 "Mean per-dataset Kendall tau (95% interval from resampling datasets)",
+                 "Does the random-split ranking predict the time-split ranking? Mean "
+                 "per-dataset Kendall tau =",
+                 "Friedman test per strategy, datasets as blocks", "Elo per strategy",
+                 "Shift of the time split against rank change",
+                 "Spearman correlation across datasets of shift and rank change",
+                 "adversarial_auc", "drifting_share"):
+        assert line in flat, line
+    assert "sliding-window" not in flat  # the config's splits, not the command's default
+    for name in ("compare-splits.png", "compare-splits-shift.png",
+                 "compare-splits-shift.parquet"):
+        assert (out / name).stat().st_size > 1_000, name
+    code, _, err = tabbench_script("report", out)
+    assert code == 0, err
+    page = (out / "report.html").read_text()
+    for heading in ("Does the random-split ranking predict the time-split ranking?",
+                    "Friedman test and Elo per split strategy (datasets as blocks)",
+                    "critical-difference diagram, time split", "Elo per split strategy",
+                    "Shift against rank change", "shift against rank change, one point per "
+                    "dataset"):
+        assert heading in page, heading
+    assert "No shift table in this run folder" not in page

@@ -9,14 +9,19 @@ import polars as pl
 import pytest
 
 from tabbench.stats import (
+    bootstrap_seed_means,
     bradley_terry_elo,
     elo_with_intervals,
     friedman,
     kendall_tau,
+    kendall_tau_b,
     nemenyi_critical_difference,
     normalized_scores,
+    percentile_interval,
     rank_scores,
+    resample_counts,
     score_matrix,
+    spearman_with_interval,
     win_rate_matrix,
 )
 
@@ -95,3 +100,59 @@ def test_kendall_tau():
     assert kendall_tau(np.array([1, 2, 3, 4]), np.array([4, 3, 2, 1]))[0] == pytest.approx(-1.0)
     # one discordant pair of 6: tau = (5 - 1) / 6
     assert kendall_tau(np.array([1, 2, 3, 4]), np.array([2, 1, 3, 4]))[0] == pytest.approx(4 / 6)
+
+
+def test_batched_tau_b_matches_scipy_with_ties_and_missing_models():
+    rng = np.random.default_rng(1)
+    x = rng.integers(0, 4, size=(200, 6)).astype(float)  # many ties
+    y = rng.integers(0, 4, size=(200, 6)).astype(float)
+    x[::3, 2] = np.nan  # model 2 missing from every third row of x
+    got = kendall_tau_b(x, y)
+    for row, value in zip(range(200), got, strict=True):
+        keep = ~np.isnan(x[row]) & ~np.isnan(y[row])
+        a, b = x[row, keep], y[row, keep]
+        expected = np.nan if (np.ptp(a) == 0 or np.ptp(b) == 0) else kendall_tau(a, b)[0]
+        assert value == pytest.approx(expected, nan_ok=True)
+    assert math.isnan(kendall_tau_b(np.array([1.0, 1.0, 1.0]), np.array([1.0, 2.0, 3.0])))
+
+
+def test_resample_counts_draw_n_units_with_replacement():
+    counts = resample_counts(5, 300, np.random.default_rng(0))
+    assert counts.shape == (300, 5) and (counts.sum(axis=1) == 5).all()
+    assert (counts == 0).any() and (counts >= 2).any()  # some left out, some drawn twice
+    assert np.array_equal(counts, resample_counts(5, 300, np.random.default_rng(0)))
+
+
+def test_percentile_interval_ignores_nan_resamples_and_keeps_all_nan_as_nan():
+    samples = np.array([[1.0, np.nan], [np.nan, np.nan], [3.0, np.nan], [2.0, np.nan]])
+    low, high = percentile_interval(samples, level=0.5)
+    assert low[0] == pytest.approx(1.5) and high[0] == pytest.approx(2.5)
+    assert math.isnan(low[1]) and math.isnan(high[1])
+
+
+def test_seed_bootstrap_means_resample_within_each_split_and_average_the_splits():
+    # cell 0: two splits with seeds (1, 3) and (10,); cell 1: one split with seeds (5, 5, 5)
+    values = np.array([[1.0, 3.0, np.nan], [10.0, np.nan, np.nan], [5.0, 5.0, 5.0]])
+    cells = np.array([0, 0, 1])
+    # resample 0 picks seed 0 twice for the first group, resample 1 picks seed 1 twice
+    uniforms = np.zeros((2, 3, 3))
+    uniforms[1] = 0.99
+    out = bootstrap_seed_means(values, cells, 3, uniforms)
+    assert out[:, 0].tolist() == [(1.0 + 10.0) / 2, (3.0 + 10.0) / 2]
+    assert out[:, 1].tolist() == [5.0, 5.0]
+    assert np.isnan(out[:, 2]).all()  # a cell without groups
+
+
+def test_spearman_interval_on_planted_data():
+    x = np.arange(12.0)
+    perfect = spearman_with_interval(x, 2 * x + 1, n_bootstrap=200)
+    assert perfect.rho == pytest.approx(1.0) and (perfect.low, perfect.high) == (1.0, 1.0)
+    rng = np.random.default_rng(3)
+    noisy = spearman_with_interval(x, x + rng.normal(0, 4, 12), n_bootstrap=500, seed=7)
+    assert noisy.low < noisy.rho < noisy.high and noisy.n == 12
+    assert noisy == spearman_with_interval(x, x + np.random.default_rng(3).normal(0, 4, 12),
+                                           n_bootstrap=500, seed=7)  # seeded
+    flat = spearman_with_interval(np.ones(12), x)  # a constant measure has no correlation
+    assert math.isnan(flat.rho) and math.isnan(flat.low)
+    few = spearman_with_interval(x[:2], x[:2])
+    assert few.n == 2 and math.isnan(few.rho)
