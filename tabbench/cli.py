@@ -10,6 +10,7 @@ from typing import Annotated
 import polars as pl
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from tabbench.exceptions import TabbenchError, TabbenchWarning
@@ -738,8 +739,8 @@ def _print_frame(frame, title: str, formats: dict[str, str] | None = None) -> No
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
     if issubclass(category, TabbenchWarning):
-        err_console.print(f"[yellow]warning:[/] {message}", markup=True, highlight=False,
-                          soft_wrap=True)
+        err_console.print(f"[yellow]warning:[/] {escape(str(message))}", markup=True,
+                          highlight=False, soft_wrap=True)
     else:
         _default_showwarning(message, category, filename, lineno, file, line)
 
@@ -800,7 +801,8 @@ def main() -> None:
 
 
 def _print_error(message: str) -> None:
-    err_console.print(f"[red]error:[/] {message}", markup=True, highlight=False, soft_wrap=True)
+    err_console.print(f"[red]error:[/] {escape(message)}", markup=True, highlight=False,
+                      soft_wrap=True)
 
 
 if __name__ == "__main__":

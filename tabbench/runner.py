@@ -45,7 +45,7 @@ def plan(config: BenchmarkConfig, datasets_dirs: list[Path] | None = None) -> li
         dataset = load_job_dataset(spec, config.max_rows)
         metric = spec.metric or default_metric(spec.task)
         get_metric(metric, spec.where)
-        strategies = [s for s in config.splits if spec.time_column or s not in TIME_BASED]
+        strategies = [s for s in config.splits if spec.time_column is not None or s not in TIME_BASED]
         if len(strategies) < len(config.splits):
             warnings.warn(f"{spec.where}: no time_column, so time-based splits are skipped",
                           TabbenchWarning, stacklevel=2)

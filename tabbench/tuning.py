@@ -85,7 +85,9 @@ def open_study(direction: str, *, storage: str | None = None, study_name: str | 
     """
     import optuna
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    # a failed trial is recorded in the trials table (and in the row's error if every trial
+    # fails); Optuna's warning would print its traceback from the job's process
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
     study = optuna.create_study(direction=direction, sampler=sampler,
                                 storage=_open_storage(storage), study_name=study_name,
                                 load_if_exists=storage is not None, pruner=pruner)
@@ -205,7 +207,9 @@ def tune(spec: ModelSpec, data: PreparedData, *, n_trials: int, seed: int,
         trial.set_user_attr("n_iterations", outcome.n_iterations)
         value = outcome.scores["val"]
         if not np.isfinite(value):
-            raise ValueError(f"validation {data.metric} is not finite ({value})")
+            errors.append(f"validation {data.metric} is not finite ({value}): the validation "
+                          f"part may hold a single class or too few rows")
+            raise ValueError(errors[-1])
         return value
 
     shared = share is not None

@@ -116,3 +116,25 @@ def test_datasets_add_then_listed(cli, tmp_path, write_csv):
     assert 'task = "regression"' in out and 'categorical = ["b"]' in out
     code, out, _ = cli("datasets", "list", "--datasets-dir", tmp_path / "reg")
     assert code == 0 and "fresh" in out
+
+
+def test_messages_are_printed_as_text_not_markup(cli, tmp_path, write_csv):
+    path = write_csv("[/],[b]\n0,1\n1,2\n")
+    code, _, err = cli("datasets", "add", path, "--target", "z", "--datasets-dir", tmp_path / "r")
+    assert_one_line_error(code, err, "target 'z' not found", "'[/]', '[b]'")
+
+
+def test_added_toml_stays_valid_with_odd_column_names(cli, tmp_path, write_csv):
+    rows = "".join(f"{'xyz'[i % 3]},{'ab'[i % 2]}{i % 3},\"q{i % 2}\",{i % 2}\n"
+                   for i in range(40))
+    path = write_csv('"line\nbreak","tab\tx","quote""d",y\n' + rows)
+    code, _, err = cli("datasets", "add", path, "--target", "y", "--name", "odd",
+                       "--datasets-dir", tmp_path / "reg")
+    assert code == 0, err
+    import tomllib
+
+    written = tomllib.loads((tmp_path / "reg" / "odd.toml").read_text())
+    assert {"line\nbreak", "tab\tx"} <= set(written["categorical"])
+    assert len(written["categorical"]) == 3
+    code, _, err = cli("datasets", "show", "odd", "--datasets-dir", tmp_path / "reg")
+    assert code == 0, err

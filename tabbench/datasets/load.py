@@ -29,7 +29,7 @@ from tabbench.exceptions import DatasetError, TabbenchError, TabbenchWarning
 from tabbench.paths import safe_join
 
 #: Bumped whenever cleaning changes, so that cached tables are rebuilt.
-CLEANING_VERSION = "2"
+CLEANING_VERSION = "1"
 #: Share of parseable values above which a string column is taken as datetime.
 _DATETIME_SHARE = 0.95
 _ID_LIKE_SHARE = 0.95

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
@@ -119,7 +120,7 @@ def add_dataset(
     if not force and name in list_specs([folder] if Path(folder).is_dir() else None):
         raise DatasetError(f"dataset name {name!r} is already registered; choose another --name")
     raw: dict = {"name": name, "task": task, "target": target, "path": str(path)}
-    if time_column:
+    if time_column is not None:
         raw["time_column"] = time_column
     spec = DatasetSpec.from_dict(raw, where=str(path))
     dataset = load_dataset(spec)
@@ -130,7 +131,7 @@ def add_dataset(
         f"target = {_toml_str(target)}",
         f"path = {_toml_str(_relative_path(path, folder))}",
     ]
-    if time_column:
+    if time_column is not None:
         lines.append(f"time_column = {_toml_str(time_column)}")
     lines.append(f"metric = {_toml_str(default_metric(task))}")
     if categorical:
@@ -156,5 +157,6 @@ def _relative_path(path: Path, folder: Path) -> str:
 
 
 def _toml_str(value: str) -> str:
-    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
-    return f'"{escaped}"'
+    """``value`` as a TOML basic string (JSON's escapes, control characters included, are
+    valid TOML)."""
+    return json.dumps(value, ensure_ascii=False)

@@ -60,6 +60,7 @@ class SklearnModel:
         y_val: np.ndarray | None = None,
     ) -> SklearnModel:
         """Fit on the training rows (the validation part is not used by these models)."""
+        from scipy.linalg import LinAlgWarning
         from sklearn.dummy import DummyClassifier
         from sklearn.exceptions import ConvergenceWarning
 
@@ -72,7 +73,12 @@ class SklearnModel:
             # A part with one class cannot fit most classifiers; the prior is the best guess.
             model = DummyClassifier(strategy="prior")
         with threadpool_limits(limits=self.context.n_threads), warnings.catch_warnings():
+            # these would print once per trial from the job's process: odd data (many
+            # classes on few rows, collinear columns) is what the benchmark is given
             warnings.simplefilter("ignore", ConvergenceWarning)
+            warnings.simplefilter("ignore", LinAlgWarning)
+            warnings.filterwarnings("ignore", "The number of unique classes is greater than",
+                                    UserWarning)
             model.fit(X, y)
         self.model_ = model
         return self
