@@ -194,6 +194,11 @@ def datasets_list(datasets_dir: DatasetsDir = None) -> None:
         table.add_column(column, overflow="fold")
     for spec in list_specs(datasets_dir).values():
         source = str(spec.path.name) if spec.path else f"generator {spec.generator}"
+        if spec.build is not None:
+            built = spec.path is not None and spec.path.is_file()
+            source = (f"{spec.build.package} {spec.build.dataset}"
+                      + ("" if built else f" (not built: tabbench datasets build-suite "
+                                          f"{spec.build.suite})"))
         table.add_row(spec.name, spec.task, spec.target, spec.time_column or "",
                       str(spec.n_rows or ""), spec.metric or "", source)
     console.print(table)

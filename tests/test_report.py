@@ -78,8 +78,27 @@ def _chromium(*args: str, profile: Path) -> subprocess.CompletedProcess:
     return subprocess.run([CHROMIUM, *flags, *args], capture_output=True, text=True, timeout=120)
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it)")
+NO_CHROMIUM = pytest.mark.skipif(CHROMIUM is None,
+                                 reason="Debian's chromium is not installed (.ci/run installs it)")
+#: The reports committed with the reference result sets.
+COMMITTED_REPORTS = sorted((ROOT / "leaderboard").glob("*/report.html"))
+
+
+@NO_CHROMIUM
 def test_report_loads_in_headless_chromium(report, tmp_path):
+    check_in_chromium(report, tmp_path)
+
+
+@NO_CHROMIUM
+@pytest.mark.parametrize("report_path", COMMITTED_REPORTS,
+                         ids=[p.parent.name for p in COMMITTED_REPORTS])
+def test_committed_report_loads_in_headless_chromium(report_path, tmp_path):
+    check_in_chromium(report_path, tmp_path)
+
+
+def check_in_chromium(report: Path, tmp_path: Path) -> None:
+    """The page loads without script or image errors, every figure renders, and a
+    screenshot can be taken."""
     probe = tmp_path / "probe.html"
     page = report.read_text()
     page = page.replace("<head>", "<head>" + CHECK_HEAD, 1).replace("</body>", CHECK_BODY + "</body>", 1)
