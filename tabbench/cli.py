@@ -611,6 +611,7 @@ def compare_splits_command(
         elo_columns,
         friedman_table,
         save_shifts,
+        seed_baseline,
         shift_vs_rank_change,
         strategy_statistics,
     )
@@ -645,6 +646,7 @@ def compare_splits_command(
     _print_frame(comparison.agreement, "Mean per-dataset Kendall tau (95% interval from "
                  "resampling datasets)", {"mean_tau": ".2f", **intervals})
     console.print(comparison.headline(), markup=False, highlight=False)
+    console.print(seed_baseline(results).sentence(), markup=False, highlight=False)
     moved = comparison.moves.filter(pl.col("rank_change") != 0).drop("metric")
     _print_frame(moved, "Models whose rank moved (random → time); score change in %",
                  {"score_random": ".4f", "score_time": ".4f", "score_change_pct": "+.1f"})

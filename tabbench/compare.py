@@ -157,6 +157,77 @@ def compare_splits(results: pl.DataFrame, *, reference: str = "random", target: 
                                       seed=seed), reference, target)
 
 
+@dataclass(frozen=True)
+class SeedBaseline:
+    """How much of a rank change is seed noise: single-seed rankings compared.
+
+    ``table`` has per dataset ``tau_same_strategy`` (mean Kendall tau between the rankings
+    of two different seeds under one strategy, over both strategies and all seed pairs)
+    and ``tau_across`` (mean tau between the ``reference`` ranking of one seed and the
+    ``target`` ranking of another); both compare one seed with one seed, so they are on
+    the same footing. ``n_lower`` datasets of ``n_datasets`` have ``tau_across`` below
+    ``tau_same_strategy``; ``pvalue`` is the two-sided sign test of that count.
+    """
+
+    table: pl.DataFrame
+    n_lower: int
+    n_datasets: int
+    pvalue: float
+    reference: str
+    target: str
+
+    def sentence(self) -> str:
+        """One line: the seed-noise agreement next to the across-strategy agreement."""
+        if not self.n_datasets:
+            return "Seed noise not measured: no dataset has two or more seeds per strategy."
+        same = self.table["tau_same_strategy"].mean()
+        across = self.table["tau_across"].mean()
+        return (f"Seed noise: rankings from two seeds of one strategy agree with mean tau "
+                f"{same:.2f}; a {self.reference} and a {self.target} ranking from two seeds, "
+                f"{across:.2f}; lower across strategies on {self.n_lower} of "
+                f"{self.n_datasets} datasets (sign test p = {self.pvalue:.2g}).")
+
+
+def seed_baseline(results: pl.DataFrame, *, reference: str = "random",
+                  target: str = "time") -> SeedBaseline:
+    """Compare rank agreement across strategies with rank agreement across seeds.
+
+    Datasets where a model lacks a seed under either strategy, or with fewer than two
+    seeds, are left out. Sliding windows count as one ranking per seed (scores averaged
+    over windows).
+    """
+    from scipy.stats import binomtest, kendalltau
+
+    scores = (_seed_scores(results)
+              .filter(pl.col("strategy").is_in([reference, target]))
+              .group_by("dataset", "strategy", "model", "metric", "seed")
+              .agg(pl.col("test_score").mean()))
+    rows = []
+    for (dataset,), group in scores.group_by("dataset", maintain_order=True):
+        wide = group.pivot(on="model", index=["strategy", "seed"], values="test_score")
+        models = [c for c in wide.columns if c not in ("strategy", "seed")]
+        wide = wide.drop_nulls()
+        sign = 1.0 if get_metric(group["metric"][0]).direction == "maximize" else -1.0
+        by = {(r[0], r[1]): sign * np.array(r[2:], dtype=float)
+              for r in wide.select("strategy", "seed", *models).iter_rows()}
+        seeds = sorted({seed for strategy, seed in by if strategy == reference}
+                       & {seed for strategy, seed in by if strategy == target})
+        if len(seeds) < 2 or len(models) < 3:
+            continue
+        pairs = [(a, b) for i, a in enumerate(seeds) for b in seeds[i + 1:]]
+        same = [kendalltau(by[st, a], by[st, b])[0] for st in (reference, target)
+                for a, b in pairs]
+        across = [kendalltau(by[reference, a], by[target, b])[0]
+                  for a in seeds for b in seeds if a != b]
+        rows.append((dataset, float(np.nanmean(same)), float(np.nanmean(across)), len(seeds)))
+    table = pl.DataFrame(rows, schema=["dataset", "tau_same_strategy", "tau_across",
+                                       "n_seeds"], orient="row").sort("dataset")
+    lower = int((table["tau_across"] < table["tau_same_strategy"]).sum())
+    decided = int((table["tau_across"] != table["tau_same_strategy"]).sum())
+    pvalue = float(binomtest(lower, decided).pvalue) if decided else float("nan")
+    return SeedBaseline(table, lower, table.height, pvalue, reference, target)
+
+
 def _ranks(group: pl.DataFrame, score: str, name: str) -> pl.Series:
     """Ranks (1 = best, ties averaged) of ``group[score]``, one dataset's models."""
     maximize = get_metric(group["metric"][0]).direction == "maximize"

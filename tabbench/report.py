@@ -193,7 +193,7 @@ def _per_dataset_section(standing) -> str:
 
 
 def _comparison_section(results: pl.DataFrame, run_dir: Path) -> str:
-    from tabbench.compare import compare_splits
+    from tabbench.compare import compare_splits, seed_baseline
     from tabbench.plots import slope_chart
 
     comparison = compare_splits(results)
@@ -208,6 +208,7 @@ def _comparison_section(results: pl.DataFrame, run_dir: Path) -> str:
                                        "pvalue": ".3f"})
             + "<h3>Does the random-split ranking predict the time-split ranking?</h3>"
             + f"<p>{_e(comparison.headline())}</p>"
+            + f"<p>{_e(seed_baseline(results).sentence())}</p>"
             + '<p class="note">Mean over datasets of the per-dataset tau of each pair of '
             "strategies, 95% interval from resampling datasets.</p>"
             + _table(comparison.agreement, {"mean_tau": ".2f", "low": ".2f", "high": ".2f"})

@@ -12,6 +12,7 @@ from tabbench.compare import (
     POOLED,
     compare_splits,
     friedman_table,
+    seed_baseline,
     shift_vs_rank_change,
     strategy_statistics,
 )
@@ -184,6 +185,24 @@ def test_one_seed_gives_no_interval_and_says_why():
     assert one.taus["low"].is_nan().all()
     assert one.agreement["interval"].to_list() == ["none: 1 dataset"]
     assert "no interval from 1 dataset" in one.headline()
+
+
+def test_seed_baseline_compares_single_seed_rankings_within_and_across_strategies():
+    # seed noise tiny next to the gaps: every seed ranks a > b > c > d under random and
+    # d > c > b > a under time, so two seeds agree (tau 1) and the strategies disagree (-1)
+    baseline = seed_baseline(_planted(["d", "c", "b", "a"], n_datasets=4))
+    assert baseline.table["tau_same_strategy"].to_list() == [1.0] * 4
+    assert baseline.table["tau_across"].to_list() == [-1.0] * 4
+    assert (baseline.n_lower, baseline.n_datasets) == (4, 4)
+    assert baseline.pvalue == pytest.approx(2 * 0.5 ** 4)
+    assert "lower across strategies on 4 of 4 datasets (sign test p = 0.12)" in \
+        baseline.sentence()
+    # the same ranking under both strategies: no dataset is lower across
+    same = seed_baseline(_planted(["a", "b", "c", "d"], n_datasets=2))
+    assert same.n_lower == 0 and same.table["tau_across"].to_list() == [1.0, 1.0]
+    # one seed: nothing to compare, said in words
+    single = seed_baseline(_planted(["a", "b", "c", "d"], seeds=1))
+    assert single.n_datasets == 0 and "not measured" in single.sentence()
 
 
 def _five_datasets() -> pl.DataFrame:
