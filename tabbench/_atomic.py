@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tabbench.exceptions import TabbenchError
+
+if TYPE_CHECKING:
+    import polars as pl
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
@@ -32,3 +37,19 @@ def write_atomic_bytes(path: Path, data: bytes) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise TabbenchError(f"{path}: could not write ({exc.strerror or exc})") from None
+
+
+def parquet_bytes(frame: pl.DataFrame, *, compression: str = "zstd",
+                  compression_level: int | None = None) -> bytes:
+    """``frame`` as the bytes of a Parquet file."""
+    buffer = io.BytesIO()
+    frame.write_parquet(buffer, compression=compression, compression_level=compression_level)
+    return buffer.getvalue()
+
+
+def write_parquet_atomic(path: Path, frame: pl.DataFrame, *, compression: str = "zstd",
+                         compression_level: int | None = None) -> Path:
+    """Write ``frame`` to ``path`` as Parquet, atomically (see :func:`write_atomic_bytes`)."""
+    write_atomic_bytes(path, parquet_bytes(frame, compression=compression,
+                                           compression_level=compression_level))
+    return path

@@ -24,7 +24,6 @@ each dataset's shift to how much its ranking changed.
 
 from __future__ import annotations
 
-import io
 import warnings
 import zlib
 from dataclasses import dataclass
@@ -34,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from tabbench._atomic import write_atomic_bytes
+from tabbench._atomic import write_parquet_atomic
 from tabbench.exceptions import TabbenchWarning
 from tabbench.leaderboard import (
     RANKED_KINDS,
@@ -545,11 +544,7 @@ def shift_vs_rank_change(comparison: SplitComparison, shifts: pl.DataFrame, *,
 
 def save_shifts(run_dir: Path, shifts: pl.DataFrame) -> Path:
     """Write :func:`tabbench.drift.shift_table`'s rows to ``run_dir/compare-splits-shift.parquet``."""
-    path = Path(run_dir) / SHIFT_FILE
-    buffer = io.BytesIO()
-    shifts.write_parquet(buffer)
-    write_atomic_bytes(path, buffer.getvalue())
-    return path
+    return write_parquet_atomic(Path(run_dir) / SHIFT_FILE, shifts)
 
 
 def load_shifts(run_dir: Path) -> pl.DataFrame | None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import os
 import warnings
 from collections.abc import Sequence
@@ -14,7 +13,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from tabbench._atomic import write_atomic_bytes
+from tabbench._atomic import write_parquet_atomic
 from tabbench.exceptions import TabbenchError, TabbenchWarning
 from tabbench.metrics import get_metric
 from tabbench.paths import safe_join
@@ -23,19 +22,13 @@ from tabbench.schema import RESULT_SCHEMA, result_frame
 BASELINE = "dummy"
 
 
-def _parquet_bytes(frame: pl.DataFrame) -> bytes:
-    buffer = io.BytesIO()
-    frame.write_parquet(buffer, compression="zstd")
-    return buffer.getvalue()
-
-
 def write_result(out_dir: Path, row: dict[str, Any], trials: pl.DataFrame | None) -> Path:
     """Write a job's row (and its trials table) atomically; return the result file's path."""
     name = f"{row['job_id']}.parquet"
     if trials is not None and trials.height:
-        write_atomic_bytes(safe_join(out_dir, "trials", name), _parquet_bytes(trials))
+        write_parquet_atomic(safe_join(out_dir, "trials", name), trials)
     path = safe_join(out_dir, "results", name)
-    write_atomic_bytes(path, _parquet_bytes(result_frame([row])))
+    write_parquet_atomic(path, result_frame([row]))
     return path
 
 
@@ -80,7 +73,7 @@ def upgrade_results(out_dir: Path) -> int:
                        "file is left as it is")
             warnings.warn(message, TabbenchWarning, stacklevel=2)
             continue
-        write_atomic_bytes(file, _parquet_bytes(upgraded))
+        write_parquet_atomic(file, upgraded)
         rewritten += 1
     return rewritten
 

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from tabbench._atomic import write_atomic_bytes
+from tabbench._atomic import write_atomic_bytes, write_parquet_atomic
 from tabbench.datasets.dataset import ColumnKind, Dataset, time_as_int64
 from tabbench.datasets.spec import DatasetSpec
 from tabbench.datasets.suites import ensure_built
@@ -415,13 +415,9 @@ def _cache_paths(spec: DatasetSpec, key: str) -> tuple[Path, Path]:
 
 
 def _write_cache(dataset: Dataset, messages: list[str], table: Path, meta: Path) -> None:
-    import io
-
     try:
         table.parent.mkdir(parents=True, exist_ok=True)
-        buffer = io.BytesIO()
-        dataset.frame.write_parquet(buffer, compression="lz4")
-        write_atomic_bytes(table, buffer.getvalue())
+        write_parquet_atomic(table, dataset.frame, compression="lz4")
         info: dict[str, Any] = {
             "features": dataset.features, "classes": list(dataset.classes),
             "warnings": messages, "fingerprint": dataset.fingerprint,

@@ -22,7 +22,6 @@ params from a previous run when there are some, and writes the result row and th
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import math
 import time
@@ -447,7 +446,7 @@ def explain_dataset(name: str, model: str, *, split_id: str | None = None, kind:
     Writes ``out/results/<job_id>.parquet`` and, in ``out/explain/<dataset>-<split>-<model>/``,
     ``rules.txt``, ``importances.parquet`` and (with ``row``) ``local.txt``.
     """
-    from tabbench._atomic import write_atomic_bytes
+    from tabbench._atomic import write_atomic_bytes, write_parquet_atomic
     from tabbench.datasets.registry import get_spec
     from tabbench.device import resolve_device
     from tabbench.features.outrank import resolve_split
@@ -478,10 +477,8 @@ def explain_dataset(name: str, model: str, *, split_id: str | None = None, kind:
         files["rules"] = folder / "rules.txt"
         write_atomic_bytes(files["rules"],
                            (_header(explanation) + explanation.rules + "\n").encode())
-        buffer = io.BytesIO()
-        explanation.importances.write_parquet(buffer, compression="zstd")
-        files["importances"] = folder / "importances.parquet"
-        write_atomic_bytes(files["importances"], buffer.getvalue())
+        files["importances"] = write_parquet_atomic(folder / "importances.parquet",
+                                                    explanation.importances)
         if explanation.local is not None:
             files["local"] = folder / "local.txt"
             write_atomic_bytes(files["local"], explanation.local.encode())

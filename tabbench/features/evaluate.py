@@ -179,11 +179,9 @@ def _write(parquet: Path, plot: Path, table: pl.DataFrame, dataset: str, split_i
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    from tabbench._atomic import write_atomic_bytes
+    from tabbench._atomic import write_atomic_bytes, write_parquet_atomic
 
-    buffer = io.BytesIO()
-    table.write_parquet(buffer)
-    write_atomic_bytes(parquet, buffer.getvalue())
+    write_parquet_atomic(parquet, table)
 
     figure = Figure(figsize=(10, 4), layout="constrained")
     FigureCanvasAgg(figure)

@@ -1000,16 +1000,12 @@ def save_ranking(ranking: Ranking, out_dir: Path, top: int = 30) -> tuple[Path, 
 
     Returns the two paths.
     """
-    import io
-
-    from tabbench._atomic import write_atomic_bytes
+    from tabbench._atomic import write_atomic_bytes, write_parquet_atomic
     from tabbench.paths import safe_join
 
     stem = f"{ranking.dataset or 'table'}-{ranking.split_id or 'all'}"
-    buffer = io.BytesIO()
-    ranking.table.write_parquet(buffer, compression="zstd")
-    parquet = safe_join(out_dir, "features", f"{stem}.parquet")
-    write_atomic_bytes(parquet, buffer.getvalue())
+    parquet = write_parquet_atomic(safe_join(out_dir, "features", f"{stem}.parquet"),
+                                   ranking.table)
     png = safe_join(out_dir, "features", f"{stem}.png")
     write_atomic_bytes(png, _bar_chart(ranking, top))
     return parquet, png

@@ -17,7 +17,6 @@ Examples
 from __future__ import annotations
 
 import hashlib
-import io
 import os
 import time
 import warnings
@@ -27,7 +26,7 @@ from pathlib import Path
 
 import polars as pl
 
-from tabbench._atomic import write_atomic_bytes
+from tabbench._atomic import write_parquet_atomic
 from tabbench._registry import Registry
 from tabbench.datasets.spec import DatasetSpec
 from tabbench.exceptions import DatasetError, TabbenchWarning
@@ -189,9 +188,7 @@ def _build(spec: DatasetSpec, *, audit: bool) -> BuildResult:
         spec.build.dataset, spec.name)
     _check_shape(spec, frame)
     if not (path.is_file() and _same_table(path, frame)):
-        buffer = io.BytesIO()
-        frame.write_parquet(buffer, compression="zstd", compression_level=_ZSTD_LEVEL)
-        write_atomic_bytes(path, buffer.getvalue())
+        write_parquet_atomic(path, frame, compression_level=_ZSTD_LEVEL)
     report = _audit(spec, frame) if audit else None
     return BuildResult(spec, path, True, frame.height, time.perf_counter() - start, report)
 
