@@ -44,10 +44,11 @@ def prepare(max_rows: int | None, threads: int, folder: Path) -> dict:
     """Preprocess flights once and store the arrays for the child processes."""
     from tabbench.config import BUDGETS
     from tabbench.datasets.registry import get_spec
-    from tabbench.job import Job, find_split, load_job_dataset, prepare_data
+    from tabbench.datasets.sample import load_subsample
+    from tabbench.job import Job, find_split, prepare_data
 
     spec = get_spec("flights")
-    dataset = load_job_dataset(spec, max_rows)
+    dataset = load_subsample(spec, max_rows)
     job = Job(run="nn-throughput", spec=spec, dataset_fingerprint=dataset.fingerprint,
               split_strategy="time", split_id="time-0", model="mlp", variant="default", seed=0,
               budget=BUDGETS.get("smoke"), metric="roc_auc", max_rows=max_rows, device="cpu",

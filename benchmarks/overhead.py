@@ -29,7 +29,8 @@ from tabbench import job as job_module
 from tabbench.config import Budget
 from tabbench.datasets.load import load_dataset
 from tabbench.datasets.registry import get_spec
-from tabbench.job import Job, find_split, load_job_dataset, prepare_data, run_job
+from tabbench.datasets.sample import load_subsample
+from tabbench.job import Job, find_split, prepare_data, run_job
 from tabbench.leaderboard import write_result
 from tabbench.metrics import score
 from tabbench.models.base import get_model
@@ -100,7 +101,7 @@ def main() -> None:
                           split_id="time-0", model=model, variant="default", seed=0,
                           budget=budget, metric="roc_auc", max_rows=args.max_rows,
                           device="cpu", n_threads=args.threads)
-        dataset = load_job_dataset(spec, args.max_rows)
+        dataset = load_subsample(spec, args.max_rows)
         split = find_split(dataset, jobs[model])
         arrays[model] = prepare_data(dataset, split, "gbdt", metric="roc_auc", seed=0,
                                      n_threads=args.threads, device="cpu")

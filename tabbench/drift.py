@@ -130,12 +130,12 @@ def shift_table(specs: list, strategies: list[str], *, max_rows: int | None = No
                 split_params: dict | None = None, n_threads: int = 1) -> pl.DataFrame:
     """Adversarial AUC, the share of drifting features and the three most drifting ones for
     the first split of each (dataset, strategy) — one row each, for the CLI and the report."""
-    from tabbench.job import load_job_dataset
+    from tabbench.datasets.sample import load_subsample
     from tabbench.splits import make_splits
 
     rows = []
     for spec in specs:
-        dataset = load_job_dataset(spec, max_rows)
+        dataset = load_subsample(spec, max_rows)
         for strategy in strategies:
             if spec.time_column is None and strategy != "random":
                 continue

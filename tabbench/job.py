@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from tabbench.config import Budget, FeatureSelection
+from tabbench.datasets.sample import load_subsample
 from tabbench.datasets.spec import DatasetSpec
 from tabbench.exceptions import TabbenchError
 from tabbench.schema import SCHEMA_VERSION
@@ -105,31 +106,6 @@ class PreparedData:
     def part(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         """``(X, y)`` of the part called ``name`` (train, val or test)."""
         return getattr(self, f"X_{name}"), getattr(self, f"y_{name}")
-
-
-_DATASETS: dict[tuple[str, int | None], Dataset] = {}
-
-
-def load_job_dataset(spec: DatasetSpec, max_rows: int | None) -> Dataset:
-    """Load (once per process) the dataset of a job, subsampled to ``max_rows`` if set."""
-    from tabbench.datasets.load import fingerprint, load_dataset
-
-    digest = fingerprint(spec)
-    key = (digest, max_rows)
-    if key not in _DATASETS:
-        _DATASETS[key] = subsample(load_dataset(spec, key=digest), max_rows)
-    return _DATASETS[key]
-
-
-def subsample(dataset: Dataset, max_rows: int | None) -> Dataset:
-    """A seeded subsample of at most ``max_rows`` rows, keeping the original row order."""
-    from dataclasses import replace
-
-    if max_rows is None or dataset.n_rows <= max_rows:
-        return dataset
-    seed = int(dataset.fingerprint[:8], 16)
-    rows = np.sort(np.random.default_rng(seed).choice(dataset.n_rows, max_rows, replace=False))
-    return replace(dataset, frame=dataset.frame[rows])
 
 
 def prepare_data(dataset: Dataset, split: Split, family: str, *, metric: str, seed: int,
@@ -257,7 +233,7 @@ def _prepare(job: Job, spec: Any, dataset: Dataset | None,
         # process would print each of them again, once per job, as raw Python warnings
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", TabbenchWarning)
-            dataset = load_job_dataset(job.spec, job.max_rows)
+            dataset = load_subsample(job.spec, job.max_rows)
     split = find_split(dataset, job)
     rank_seconds = 0.0
     if job.features is not None:

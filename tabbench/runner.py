@@ -11,9 +11,10 @@ from typing import Any
 
 from tabbench.config import BenchmarkConfig
 from tabbench.datasets.registry import check_datasets_dirs, get_spec, list_specs
+from tabbench.datasets.sample import load_subsample
 from tabbench.exceptions import ConfigError, TabbenchWarning
 from tabbench.executors import LocalExecutor, cores
-from tabbench.job import Job, load_job_dataset
+from tabbench.job import Job
 from tabbench.leaderboard import statuses, upgrade_results, write_result
 from tabbench.metrics import default_metric, get_metric
 from tabbench.models.base import get_model
@@ -42,7 +43,7 @@ def plan(config: BenchmarkConfig, datasets_dirs: list[Path] | None = None) -> li
     jobs: list[tuple[float, Job]] = []
     for name in names:
         spec = get_spec(name, datasets_dirs, where)
-        dataset = load_job_dataset(spec, config.max_rows)
+        dataset = load_subsample(spec, config.max_rows)
         metric = spec.metric or default_metric(spec.task)
         get_metric(metric, spec.where)
         strategies = [s for s in config.splits if spec.time_column is not None or s not in TIME_BASED]

@@ -17,9 +17,10 @@ from tabbench.compare import (
     strategy_statistics,
 )
 from tabbench.config import BUDGETS
+from tabbench.datasets.sample import load_subsample
 from tabbench.datasets.spec import DatasetSpec
 from tabbench.drift import diagnose_shift
-from tabbench.job import Job, find_split, load_job_dataset, run_job
+from tabbench.job import Job, find_split, run_job
 from tabbench.models.base import MODELS, ModelSpec
 from tabbench.schema import result_frame
 from tabbench.stats import friedman, resample_counts
@@ -69,7 +70,7 @@ def _job(dataset, strategy, model):
 
 
 def test_model_leaning_on_a_drifting_feature_loses_rank_under_the_time_split(drift_models):
-    dataset = load_job_dataset(SPEC, None)
+    dataset = load_subsample(SPEC, None)
     rows = []
     for strategy in ("random", "time"):
         for model in [*drift_models, "dummy"]:
@@ -99,7 +100,7 @@ def test_model_leaning_on_a_drifting_feature_loses_rank_under_the_time_split(dri
 
 
 def test_adversarial_validation_sees_the_time_shift_but_not_the_random_one():
-    dataset = load_job_dataset(SPEC, None)
+    dataset = load_subsample(SPEC, None)
     time_report = diagnose_shift(dataset, find_split(dataset, _job(dataset, "time", "dummy")))
     random_report = diagnose_shift(dataset, find_split(dataset, _job(dataset, "random", "dummy")))
     assert time_report.adversarial_auc > 0.75

@@ -9,9 +9,10 @@ import polars as pl
 import pytest
 
 from tabbench.config import FeatureSelection, load_config
+from tabbench.datasets.sample import load_subsample
 from tabbench.exceptions import ConfigError, UnknownNameError
 from tabbench.features.outrank import rank_features
-from tabbench.job import find_split, load_job_dataset, run_job
+from tabbench.job import find_split, run_job
 from tabbench.runner import plan
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -84,7 +85,7 @@ def test_a_top_k_job_trains_on_k_features_with_its_own_job_id(tmp_path):
     assert set(row) == set(base)  # same columns: the selection lives in variant and job_id
 
     # the ranking is made on the training part of the job's split only
-    dataset = load_job_dataset(top4.spec, top4.max_rows)
+    dataset = load_subsample(top4.spec, top4.max_rows)
     split = find_split(dataset, top4)
     ranking = rank_features(dataset, split, quality=False)
     assert ranking.n_rows == len(split.train)

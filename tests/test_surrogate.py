@@ -250,10 +250,10 @@ def test_fast_binary_auc_equals_the_metric() -> None:
 
 def _load(folder: Path, name: str):
     from tabbench.datasets.registry import get_spec
+    from tabbench.datasets.sample import load_subsample
     from tabbench.features.outrank import resolve_split
-    from tabbench.job import load_job_dataset
 
-    dataset = load_job_dataset(get_spec(name, [folder]), None)
+    dataset = load_subsample(get_spec(name, [folder]), None)
     return dataset, resolve_split(dataset, None)
 
 

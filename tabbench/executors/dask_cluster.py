@@ -31,9 +31,10 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+from tabbench.datasets.sample import load_subsample
 from tabbench.exceptions import TabbenchError, TabbenchWarning
 from tabbench.executors.local import ChildDied, ChildTimeout, call_in_child, closing_row
-from tabbench.job import Job, load_job_dataset, run_job, tune_shared
+from tabbench.job import Job, run_job, tune_shared
 
 Result = tuple[Job, dict[str, Any], Any]
 
@@ -162,7 +163,7 @@ class DaskExecutor:
         for job in jobs:
             key = (job.dataset_fingerprint, job.max_rows)
             if key not in datasets:
-                dataset = load_job_dataset(job.spec, job.max_rows)
+                dataset = load_subsample(job.spec, job.max_rows)
                 datasets[key] = client.scatter(dataset, broadcast=True, hash=False)
         return datasets
 

@@ -146,10 +146,10 @@ def explain_model(dataset: Dataset, split: Split, model: str, *,
 
     Examples
     --------
-    >>> from tabbench.job import load_job_dataset             # doctest: +SKIP
+    >>> from tabbench.datasets.sample import load_subsample  # doctest: +SKIP
     >>> from tabbench.datasets.registry import get_spec         # doctest: +SKIP
     >>> from tabbench.splits import make_splits                 # doctest: +SKIP
-    >>> data = load_job_dataset(get_spec("bikeshare"), None)    # doctest: +SKIP
+    >>> data = load_subsample(get_spec("bikeshare"), None)    # doctest: +SKIP
     >>> split = make_splits(data, "time")[0]                    # doctest: +SKIP
     >>> print(explain_model(data, split, "lightgbm", kind="rules").rules)  # doctest: +SKIP
     """
@@ -448,9 +448,9 @@ def explain_dataset(name: str, model: str, *, split_id: str | None = None, kind:
     """
     from tabbench._atomic import write_atomic_bytes, write_parquet_atomic
     from tabbench.datasets.registry import get_spec
+    from tabbench.datasets.sample import load_subsample
     from tabbench.device import resolve_device
     from tabbench.features.outrank import resolve_split
-    from tabbench.job import load_job_dataset
     from tabbench.leaderboard import upgrade_results, write_result
     from tabbench.models.base import get_model
     from tabbench.paths import ensure_dir, safe_join
@@ -461,7 +461,7 @@ def explain_dataset(name: str, model: str, *, split_id: str | None = None, kind:
     spec = get_model(model, "--model")
     out_dir = Path(out) if out is not None else Path.cwd() / "leaderboard" / "default"
     (on_step or (lambda _: None))(f"loading {name}")
-    dataset = load_job_dataset(get_spec(name, datasets_dirs, "explain"), max_rows)
+    dataset = load_subsample(get_spec(name, datasets_dirs, "explain"), max_rows)
     split = resolve_split(dataset, split_id)
     ensure_dir(out_dir, "run folder (--out)")
     with run_folder_lock(out_dir, "tabbench explain"):

@@ -107,14 +107,14 @@ def evaluate_top_k(dataset: str, *, models: Sequence[str], ks: str | Sequence[in
 
     from tabbench.config import BUDGETS, BenchmarkConfig, FeatureSelection
     from tabbench.datasets.registry import get_spec
+    from tabbench.datasets.sample import load_subsample
     from tabbench.features.outrank import RANKERS, resolve_split
-    from tabbench.job import load_job_dataset
     from tabbench.metrics import default_metric, get_metric
     from tabbench.runner import run_benchmark
 
     RANKERS.get(method, "--method")
     spec = get_spec(dataset, datasets_dirs, "rank-features")
-    data = load_job_dataset(spec, max_rows)
+    data = load_subsample(spec, max_rows)
     split = resolve_split(data, split_id)
     n_features = len(data.features)
     k_values = parse_ks(ks, n_features)

@@ -969,10 +969,10 @@ def rank_dataset(name: str, *, split_id: str | None = None, max_rows: int | None
     loads it, so the ranking matches the one a job with ``top_k`` computes.
     """
     from tabbench.datasets.registry import get_spec
-    from tabbench.job import load_job_dataset
+    from tabbench.datasets.sample import load_subsample
 
     spec = get_spec(name, datasets_dirs, "rank-features")
-    dataset = load_job_dataset(spec, max_rows)
+    dataset = load_subsample(spec, max_rows)
     split = resolve_split(dataset, split_id)
     return rank_features(dataset, split, **options)
 
