@@ -25,7 +25,7 @@ class Budget:
     (or epochs) of iterative models; ``timeout`` (seconds) caps one study's tuning time when
     set (it makes the number of trials, and so the results, depend on the machine's speed).
     ``smoke`` and ``quick`` run the nets with their defaults only: on a CPU one sampled
-    trial costs minutes (a TabM trial with ``d_block`` 751: 4 minutes on 1,800 rows).
+    net trial costs minutes (README, "Running a benchmark").
     """
 
     name: str
@@ -65,10 +65,9 @@ _KEYS = (
     "storage", "max_rows", "device", "out", "features", "tuning_workers", "threads",
 )
 _FEATURE_KEYS = ("select", "top_k", "method")
-#: The ranker that picks the top-k features to tune on when none is named. JMI is the one
-#: that kept flights within 1% with half of its features (LightGBM, ``time-0``, 3 seeds:
-#: −0.3% ROC AUC; mi-corrected −2.1%, 3MR −1.6%); on the small bundled tables 3MR was
-#: often as good or better (README, "Ranking features").
+#: The ranker that picks the top-k features to tune on when none is named: JMI scores a
+#: feature together with those already picked, so it keeps features that matter only beside
+#: others (the measured comparison of the rankers is in the README, "Ranking features").
 DEFAULT_SELECTION_METHOD = "jmi"
 
 

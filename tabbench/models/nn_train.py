@@ -50,17 +50,16 @@ __all__ = [
 
 GRAD_CLIP = 1.0
 #: Elements of the widest activation (rows × k × width) in one prediction batch: about 2 MB,
-#: which keeps CPU prediction in cache (measured fastest) and memory small on any device.
+#: which keeps CPU prediction in cache and memory small on any device.
 EVAL_ELEMENTS = 1 << 19
 #: The same on a GPU, where larger batches pay for the kernel launches.
 EVAL_ELEMENTS_CUDA = 1 << 25
 #: Bytes of activations autograd may keep for one backward pass on the CPU (the backward
 #: pass adds a few activation-sized temporaries on top); a mini-batch that needs more runs
-#: as micro-batches. 8 MB is far below any training matrix worth a deep model, and still
-#: large matmuls: TabM (k = 32, width 128, about 150 KB a row) runs its 256 rows as 5
-#: micro-batches of ~51 rows (1,640 member rows each), which measured as fast as one batch
-#: of 256 on one CPU thread, its fit peak falling from 65 MB to 10 MB (60,000 flights rows).
-#: The MLP, MLP-PLR and ResNet defaults fit in one batch.
+#: as micro-batches. 8 MB is far below any training matrix worth a deep model and still
+#: makes large matmuls (TabM's default runs a mini-batch as a few micro-batches; the MLP,
+#: MLP-PLR and ResNet defaults fit in one; measured speed and memory: README, "Deep models
+#: and GPUs").
 TRAIN_ACTIVATION_BYTES = 8 << 20
 #: The same on a GPU, whose memory is large and whose kernels want large batches: in
 #: practice no default network is split there.
@@ -330,7 +329,7 @@ def _predict(network: nn.Module, X: Tensor, device: torch.device, classification
     n = X.shape[0]
     # one result tensor, written batch by batch: small per-batch outputs kept alive between
     # the batches' large temporaries would pin the allocator's heap, which then grows with
-    # every batch (measured: about 300 MB over 20,000 rows of TabM on the CPU)
+    # every batch
     result: Tensor | None = None
     for start in range(0, n, batch_size):
         batch = X[start : start + batch_size].to(device, non_blocking=True)
