@@ -355,9 +355,6 @@ def rank_features(
 
     method = method or (DEFAULT_SELECTION_METHOD if evaluate else DEFAULT_METHOD)
     RANKERS.get(method, "--method")
-    if time_limit is not None and not 0 < time_limit < float("inf"):
-        raise TabbenchError(f"--time-limit must be a number of seconds greater than 0, "
-                            f"got {time_limit}")
     seed_list = _seed_list(seeds)
     if k is not None:
         _int_list(k, "--k", minimum=1)
@@ -365,7 +362,9 @@ def rank_features(
     if evaluate:
         from tabbench.config import BUDGETS, BenchmarkConfig
 
-        BenchmarkConfig(models=tuple(model_list)).validate("--models")
+        # the options --evaluate passes to a benchmark, checked before the ranking runs
+        BenchmarkConfig(models=tuple(model_list), jobs=jobs, time_limit=time_limit,
+                        seeds=tuple(seed_list)).validate("rank-features", flags=True)
         BUDGETS.get(budget, "--budget")
     out_dir = out or safe_join(Path.cwd() / "leaderboard",
                                f"features-{check_name(dataset.lower(), 'dataset', 'rank-features')}")
