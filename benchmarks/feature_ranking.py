@@ -31,8 +31,8 @@ import polars as pl
 
 from tabbench.datasets.synthetic import generate
 from tabbench.features.encode import encode_features, encode_target
-from tabbench.features.outrank import rank_table
 from tabbench.features.quality import quality_report
+from tabbench.features.ranking import rank_table
 
 SMALL = {"n_rows": 100_000, "n_informative": 10, "n_uninformative": 25, "n_correlated": 5,
          "n_categorical": 6, "n_high_cardinality": 2, "cardinality": 20_000}      # 49 features

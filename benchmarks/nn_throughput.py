@@ -45,7 +45,8 @@ def prepare(max_rows: int | None, threads: int, folder: Path) -> dict:
     from tabbench.config import BUDGETS
     from tabbench.datasets.registry import get_spec
     from tabbench.datasets.sample import load_subsample
-    from tabbench.job import Job, find_split, prepare_data
+    from tabbench.job import Job, find_split
+    from tabbench.preprocess import prepare_data
 
     spec = get_spec("flights")
     dataset = load_subsample(spec, max_rows)
@@ -95,7 +96,7 @@ def _peak_since(reset: bool, before_kib: int | None) -> float:
 
 def child(folder: Path, model: str, device: str, epochs: int, threads: int) -> None:
     """One measurement; prints one JSON line."""
-    from tabbench.models.base import FitContext, get_model
+    from tabbench.models import FitContext, get_model
 
     X_train = np.load(folder / "X_train.npy")
     y_train = np.load(folder / "y_train.npy")

@@ -30,11 +30,12 @@ from tabbench.config import Budget
 from tabbench.datasets.load import load_dataset
 from tabbench.datasets.registry import get_spec
 from tabbench.datasets.sample import load_subsample
-from tabbench.job import Job, find_split, prepare_data, run_job
-from tabbench.leaderboard import write_result
+from tabbench.job import Job, find_split, run_job
 from tabbench.metrics import score
-from tabbench.models.base import get_model
+from tabbench.models import get_model
 from tabbench.models.gbdt import EARLY_STOPPING_ROUNDS
+from tabbench.preprocess import prepare_data
+from tabbench.results import write_result
 
 
 def library_params(params: dict) -> dict:

@@ -25,12 +25,17 @@ class Registry(Generic[T]):
         self._items[key] = item
         return item
 
-    def get(self, name: str, where: str = "") -> T:
-        """Return the item registered as ``name``, or raise :class:`UnknownNameError`."""
+    def get(self, name: str, where: str = "", *, parameter: str | None = None) -> T:
+        """Return the item registered as ``name``, or raise :class:`UnknownNameError`.
+
+        ``where`` (a file and key) or ``parameter`` (the argument that held the name)
+        starts the error message.
+        """
         try:
             return self._items[name.lower()]
         except KeyError:
-            raise UnknownNameError(self.kind, name, self._items, where) from None
+            raise UnknownNameError(self.kind, name, self._items, where,
+                                   parameter=parameter) from None
 
     def names(self) -> list[str]:
         """All registered names, in registration order."""

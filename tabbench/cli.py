@@ -1,9 +1,18 @@
-"""The ``tabbench`` command line: a thin layer over the Python API (typer + rich)."""
+"""The ``tabbench`` command line: a thin layer over the Python API (typer + rich).
+
+Each command parses its options, calls one API function and renders the result; errors
+that name a library parameter are printed with the flag instead (``_with_flag``). Longer
+than 500 lines because typer declares every option where its command is. The commands
+import their API inside the function: ``tabbench --help`` and a usage error then answer
+without importing scikit-learn, Optuna, matplotlib and the model libraries.
+"""
 
 from __future__ import annotations
 
 import sys
 import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -14,6 +23,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from tabbench.exceptions import TabbenchError, TabbenchWarning
+from tabbench.formatting import format_cell
 from tabbench.paths import check_name, safe_join
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -65,6 +75,7 @@ def run(
     Example: ``tabbench run --dataset bikeshare --models lightgbm,linear --budget smoke``
     """
     from tabbench.config import load_config
+    from tabbench.runner import run_benchmark
 
     cfg = load_config(config)
     cfg = cfg.override(
@@ -75,7 +86,9 @@ def run(
         seeds=_seed_list(seeds) if seeds else None,
         features=_feature_sets(cfg, top_k),
     )
-    summary = _run_with_progress(cfg, datasets_dir, retry_failed)
+    with _progress(cfg.name) as callbacks:
+        summary = run_benchmark(cfg, datasets_dirs=datasets_dir, retry_failed=retry_failed,
+                                **callbacks)
     counts = ", ".join(f"{n} {status}" for status, n in sorted(summary.counts.items()))
     console.print(f"{summary.planned} jobs planned, {summary.skipped} already done"
                   + (f", {counts}" if counts else ""))
@@ -84,8 +97,9 @@ def run(
                   f"(trials in {summary.out_dir}/trials/)")
 
 
-def _run_with_progress(cfg, datasets_dir: list[Path] | None, retry_failed: bool = False):
-    """Run ``cfg`` with a rich progress bar (ETA, last finished job); return the summary."""
+@contextmanager
+def _progress(name: str) -> Iterator[dict[str, Callable[..., None]]]:
+    """A rich progress bar (ETA, last finished job) and the callbacks that drive it."""
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -94,12 +108,10 @@ def _run_with_progress(cfg, datasets_dir: list[Path] | None, retry_failed: bool 
         TimeRemainingColumn,
     )
 
-    from tabbench.runner import run_benchmark
-
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeRemainingColumn(), TextColumn("{task.fields[last]}"), console=console,
                   transient=False) as progress:
-        task = progress.add_task(f"run {cfg.name}", total=None, last="")
+        task = progress.add_task(f"run {name}", total=None, last="")
 
         def on_start(n: int) -> None:
             progress.update(task, total=n)
@@ -109,13 +121,13 @@ def _run_with_progress(cfg, datasets_dir: list[Path] | None, retry_failed: bool 
             last = f"{job.spec.name} {job.split_id} {job.model}: {mark[row['status']]}[/]"
             progress.update(task, advance=1, last=last)
 
-        return run_benchmark(cfg, datasets_dirs=datasets_dir, retry_failed=retry_failed,
-                             on_start=on_start, on_result=on_result)
+        yield {"on_start": on_start, "on_result": on_result}
 
 
 def _feature_sets(config, top_k: int | None):
     """``--top-k``: ``None`` keeps the config's feature sets, 0 means all features."""
-    from tabbench.config import DEFAULT_SELECTION_METHOD, FeatureSelection
+    from tabbench.config import FeatureSelection
+    from tabbench.features.rankers import DEFAULT_SELECTION_METHOD
 
     if top_k is None:
         return None
@@ -140,7 +152,8 @@ def leaderboard(
 
 
 def _print_leaderboard(path: Path) -> None:
-    from tabbench.leaderboard import ncd_table, read_results, standings, surrogate_table
+    from tabbench.leaderboard import ncd_table, standings, surrogate_table
+    from tabbench.results import read_results
 
     results = read_results(path)
     failed = results.filter(results["status"] != "ok")
@@ -150,7 +163,7 @@ def _print_leaderboard(path: Path) -> None:
             table.add_column(column, justify="left" if column == "model" else "right")
         for row in standing.summary.iter_rows(named=True):
             table.add_row(row["model"], f"{row['mean_rank']:.2f}",
-                          f"{row['normalized_score']:.3f}", _pct(row["win_rate"]),
+                          f"{row['normalized_score']:.3f}", format_cell(row["win_rate"], ".0%"),
                           str(row["n_datasets"]))
         console.print(table)
         detail = Table(title=f"Per dataset ({standing.strategy} split)", title_justify="left")
@@ -177,10 +190,6 @@ def _print_leaderboard(path: Path) -> None:
         for row in failed.head(10).iter_rows(named=True):
             console.print(f"  {row['dataset']} {row['split_id']} {row['model']}: "
                           f"{row['status']}: {row['error']}", markup=False)
-
-
-def _pct(value: float | None) -> str:
-    return "" if value is None or value != value else f"{100 * value:.0f}%"
 
 
 @datasets_app.command("list")
@@ -266,7 +275,8 @@ def datasets_build_suite(
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    from tabbench.datasets.suites import SUITES, build_suite, suite_specs
+    from tabbench.datasets.registry import build_suite, suite_specs
+    from tabbench.datasets.suites import SUITES
     from tabbench.datasets.suites.audit import findings
 
     SUITES.get(name)  # an unknown name lists the suites, before any progress bar
@@ -350,11 +360,11 @@ def rank_features(
     Example: ``tabbench rank-features flights --split time-0 --method 3mr --top 10``;
     ``tabbench rank-features flights --evaluate --models lightgbm --k 5,10``
     """
-    from tabbench.config import DEFAULT_SELECTION_METHOD
-    from tabbench.features.outrank import DEFAULT_METHOD, RANKERS, rank_dataset, save_ranking
+    from tabbench.features.rankers import DEFAULT_METHOD, DEFAULT_SELECTION_METHOD, RANKERS
+    from tabbench.topk import rank_and_save
 
     method = method or (DEFAULT_SELECTION_METHOD if evaluate else DEFAULT_METHOD)
-    RANKERS.get(method, "--method")
+    RANKERS.get(method, parameter="method")
     seed_list = _seed_list(seeds)
     if k is not None:
         _int_list(k, "--k", minimum=1)
@@ -365,14 +375,14 @@ def rank_features(
         # the options --evaluate passes to a benchmark, checked before the ranking runs
         BenchmarkConfig(models=tuple(model_list), jobs=jobs, time_limit=time_limit,
                         seeds=tuple(seed_list)).validate("rank-features", flags=True)
-        BUDGETS.get(budget, "--budget")
+        BUDGETS.get(budget, parameter="budget")
     out_dir = out or safe_join(Path.cwd() / "leaderboard",
                                f"features-{check_name(dataset.lower(), 'dataset', 'rank-features')}")
     with console.status(f"ranking the features of {dataset}…"):
-        ranking = rank_dataset(dataset, split_id=split, max_rows=max_rows,
-                               datasets_dirs=datasets_dir, method=method, bins=bins,
-                               permutations=permutations, interactions=interactions)
-    parquet, png = save_ranking(ranking, out_dir, top=top)
+        ranking, parquet, png = rank_and_save(
+            dataset, out_dir=out_dir, top=top, split_id=split, max_rows=max_rows,
+            datasets_dirs=datasets_dir, method=method, bins=bins, permutations=permutations,
+            interactions=interactions)
     _print_ranking(ranking, top)
     console.print(f"Ranking: [bold]{parquet}[/]  chart: [bold]{png}[/]")
     if not evaluate:
@@ -418,8 +428,8 @@ def _print_ranking(ranking, top: int) -> None:
                          no_wrap=column != "flags")
     for row in shown.iter_rows(named=True):
         cells = [str(row["rank"]), row["feature"], f"{row['score']:.4f}", f"{row['mi']:.4f}",
-                 _num(row["mi_null"]), str(row["codes"]), str(row["cardinality"] or ""),
-                 _pct(row["coverage"])]
+                 format_cell(row["mi_null"], ".4f"), str(row["codes"]), str(row["cardinality"] or ""),
+                 format_cell(row["coverage"], ".0%")]
         if with_flags:
             cells.append(f"[yellow]{row['flags']}[/]" if row["flags"] else "")
         table.add_row(*cells)
@@ -442,15 +452,11 @@ def _print_ranking(ranking, top: int) -> None:
                       highlight=False)
 
 
-def _num(value: float | None) -> str:
-    return "" if value is None or value != value else f"{value:.4f}"
-
-
 def _evaluate(dataset, split_id, method, models, ks, budget, seeds, max_rows, jobs, time_limit,
               out_dir, datasets_dir) -> None:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    from tabbench.features.evaluate import evaluate_top_k
+    from tabbench.topk import evaluate_top_k
 
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TextColumn("{task.fields[last]}"), console=console) as progress:
@@ -545,7 +551,7 @@ def _print_explanation(explanation) -> None:
             (f"black box test {r['metric']}", r["metric_black_box_score"])]
     for label, value in rows:
         if value is not None:
-            table.add_row(label, _measure(value))
+            table.add_row(label, format_cell(value, ".4f"))
     size = {"tree": "leaves", "linear": "terms"}.get(r["variant"], "rules")
     table.add_row(size, str(int(r["metric_n_rules"])))
     table.add_row("depth", str(int(r["metric_depth"])))
@@ -555,7 +561,8 @@ def _print_explanation(explanation) -> None:
         ranked.add_column(column, justify="left" if column == "feature" else "right")
     for item in explanation.importances.head(len(explanation.features)).iter_rows(named=True):
         ranked.add_row(str(item["rank"]), item["feature"],
-                       _measure(item["permutation_importance"]), _measure(item["native_contribution"]))
+                       format_cell(item["permutation_importance"], ".4f"),
+                       format_cell(item["native_contribution"], ".4f"))
     console.print(ranked)
     console.print(f"[bold]Rules[/] ({int(r['metric_n_rules'])} {size}, depth "
                   f"{int(r['metric_depth'])}):")
@@ -569,10 +576,6 @@ def _print_explanation(explanation) -> None:
 
 def _black_box(row: dict) -> str:
     return row["model"].removeprefix("surrogate:")
-
-
-def _measure(value: float | None) -> str:
-    return "" if value is None or value != value else f"{value:.4f}"
 
 
 @app.command("compare-splits")
@@ -605,34 +608,18 @@ def compare_splits_command(
     Example: ``tabbench compare-splits configs/temporal.toml`` or
     ``tabbench compare-splits --dataset flights --models lightgbm,linear``
     """
-    from tabbench.compare import (
-        compare_splits,
-        elo_columns,
-        friedman_table,
-        save_shifts,
-        seed_baseline,
-        shift_vs_rank_change,
-        strategy_statistics,
-    )
+    from tabbench.compare import elo_columns, friedman_table
     from tabbench.config import load_config
-    from tabbench.datasets.registry import get_spec
-    from tabbench.drift import shift_table
-    from tabbench.leaderboard import read_results
-    from tabbench.plots import save, shift_scatter, slope_chart
+    from tabbench.split_study import study_splits
 
     if config is None and splits is None:
         splits = "random,time,sliding-window"
     cfg = load_config(config).override(
         datasets=dataset or None, models=_split_names(models), splits=_split_names(splits),
         budget=budget, jobs=jobs, out=out, max_rows=max_rows)
-    if not {"random", "time"} <= set(cfg.splits):
-        where = "--splits" if splits is not None else f"{config}: splits"
-        raise TabbenchError(f"{where} must include random and time, got {','.join(cfg.splits)}")
-    summary = _run_with_progress(cfg, datasets_dir)
-    # this config's jobs only: the folder may hold other models, variants or thread counts
-    results = read_results(summary.out_dir).filter(
-        pl.col("job_id").is_in(list(summary.job_ids)))
-    comparison = compare_splits(results)
+    with _progress(cfg.name) as callbacks:
+        study = study_splits(cfg, datasets_dirs=datasets_dir, **callbacks)
+    comparison = study.comparison
     for name in comparison.rankings["dataset"].unique(maintain_order=True).to_list():
         _print_frame(comparison.side_by_side(name), f"Rank of each model on {name}",
                      {s: ".1f" for s in comparison.strategies})
@@ -645,35 +632,26 @@ def compare_splits_command(
     _print_frame(comparison.agreement, "Mean per-dataset Kendall tau (95% interval from "
                  "resampling datasets)", {"mean_tau": ".2f", **intervals})
     console.print(comparison.headline(), markup=False, highlight=False)
-    console.print(seed_baseline(results).sentence(), markup=False, highlight=False)
+    console.print(study.seed_baseline.sentence(), markup=False, highlight=False)
     moved = comparison.moves.filter(pl.col("rank_change") != 0).drop("metric")
     _print_frame(moved, "Models whose rank moved (random → time); score change in %",
                  {"score_random": ".4f", "score_time": ".4f", "score_change_pct": "+.1f"})
-    statistics = strategy_statistics(comparison)
-    _print_frame(friedman_table(statistics), "Friedman test per strategy, datasets as blocks "
-                 "(Nemenyi critical difference at α = 0.05, in mean ranks)",
+    _print_frame(friedman_table(study.statistics), "Friedman test per strategy, datasets as "
+                 "blocks (Nemenyi critical difference at α = 0.05, in mean ranks)",
                  {"chi2": ".2f", "pvalue": ".3g", "critical_difference": ".2f"})
-    _print_frame(elo_columns(statistics), "Elo per strategy, datasets as blocks: rating "
+    _print_frame(elo_columns(study.statistics), "Elo per strategy, datasets as blocks: rating "
                  "[95% interval from resampling datasets]")
-    specs = [get_spec(name, datasets_dir) for name in cfg.datasets]
-    shifts = shift_table(specs, ["random", "time"], max_rows=cfg.max_rows,
-                         split_params=cfg.split_params)
-    _print_frame(shifts, "Shift between training and test rows (adversarial-validation AUC: "
-                 "0.5 = no shift; drifting_share: features with PSI ≥ 0.25)",
+    _print_frame(study.shifts, "Shift between training and test rows (adversarial-validation "
+                 "AUC: 0.5 = no shift; drifting_share: features with PSI ≥ 0.25)",
                  {"adversarial_auc": ".3f", "drifting_share": ".2f"})
-    save_shifts(summary.out_dir, shifts)
-    shift = shift_vs_rank_change(comparison, shifts)
-    _print_frame(shift.table, "Shift of the time split against rank change (1 − tau, random "
-                 "vs time)", {"adversarial_auc": ".3f", "drifting_share": ".2f", "tau": ".2f",
-                              "rank_change": ".2f"})
-    _print_frame(shift.correlations, "Spearman correlation across datasets of shift and rank "
-                 "change (95% interval from resampling datasets; p from scipy)",
+    _print_frame(study.shift.table, "Shift of the time split against rank change (1 − tau, "
+                 "random vs time)", {"adversarial_auc": ".3f", "drifting_share": ".2f",
+                                     "tau": ".2f", "rank_change": ".2f"})
+    _print_frame(study.shift.correlations, "Spearman correlation across datasets of shift and "
+                 "rank change (95% interval from resampling datasets; p from scipy)",
                  {"spearman": ".2f", **intervals, "pvalue": ".3g"})
-    chart, scatter = (summary.out_dir / name for name in ("compare-splits.png",
-                                                           "compare-splits-shift.png"))
-    save(slope_chart(comparison), chart)
-    save(shift_scatter(shift), scatter)
-    console.print(f"Slope chart: [bold]{chart}[/]; shift against rank change: [bold]{scatter}[/]")
+    console.print(f"Slope chart: [bold]{study.slope_chart}[/]; shift against rank change: "
+                  f"[bold]{study.shift_chart}[/]")
 
 
 @app.command()
@@ -731,15 +709,8 @@ def _print_frame(frame, title: str, formats: dict[str, str] | None = None) -> No
     for column in frame.columns:
         table.add_column(column, justify="left" if frame[column].dtype == pl.String else "right")
     for row in frame.iter_rows(named=True):
-        cells = []
-        for column, value in row.items():
-            if value is None or (isinstance(value, float) and value != value):
-                cells.append("")
-            elif column in formats and isinstance(value, int | float):
-                cells.append(format(value, formats[column]))
-            else:
-                cells.append(str(value))
-        table.add_row(*cells)
+        table.add_row(*(format_cell(value, formats.get(column))
+                        for column, value in row.items()))
     console.print(table)
 
 
@@ -784,7 +755,7 @@ def main() -> None:
     try:
         app(standalone_mode=False)
     except TabbenchError as exc:
-        _print_error(str(exc))
+        _print_error(_with_flag(exc))
         sys.exit(2)
     except KeyboardInterrupt:
         err_console.print("[yellow]interrupted: finished jobs are saved; run again to resume")
@@ -804,6 +775,21 @@ def main() -> None:
         sys.exit(2)
     except aborts:
         sys.exit(130)
+
+
+#: Command-line flags whose name is not the library parameter's (``--`` + the parameter,
+#: ``_`` → ``-``, otherwise).
+_FLAGS = {"kind": "--surrogate", "split_id": "--split", "n_threads": "--threads",
+          "datasets_dirs": "--datasets-dir", "out_dir": "--out"}
+
+
+def _with_flag(exc: TabbenchError) -> str:
+    """The error's message, its leading library parameter (if any) written as the flag."""
+    message, parameter = str(exc), getattr(exc, "parameter", None)
+    if parameter and message.startswith(parameter):
+        flag = _FLAGS.get(parameter, f"--{parameter.replace('_', '-')}")
+        message = flag + message[len(parameter):]
+    return message
 
 
 def _print_error(message: str) -> None:

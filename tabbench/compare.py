@@ -1,5 +1,8 @@
 """Compare split strategies: the same models ranked under random and time-based splits.
 
+(Longer than 500 lines: the comparison, its seed baseline, the per-strategy statistics and
+the shift relation all read one rankings table and share its bootstrap helpers.)
+
 Per dataset, a model's score under a strategy is its mean test score over that strategy's
 splits (e.g. the sliding windows) and seeds; models are ranked per (dataset, strategy).
 Rankings are compared with Kendall's tau per dataset, and pooled: tau between the models'
@@ -35,15 +38,9 @@ import polars as pl
 
 from tabbench._atomic import write_parquet_atomic
 from tabbench.exceptions import TabbenchWarning
-from tabbench.leaderboard import (
-    RANKED_KINDS,
-    DamagedFileError,
-    entry_label,
-    read_checked,
-    task_scores,
-    with_kind,
-)
+from tabbench.leaderboard import RANKED_KINDS, entry_label, task_scores
 from tabbench.metrics import get_metric
+from tabbench.results import DamagedFileError, read_checked, with_kind
 from tabbench.stats import (
     EloResult,
     FriedmanResult,
@@ -195,6 +192,7 @@ def seed_baseline(results: pl.DataFrame, *, reference: str = "random",
     seeds, are left out. Sliding windows count as one ranking per seed (scores averaged
     over windows).
     """
+    # deferred: SciPy is heavy to import
     from scipy.stats import binomtest, kendalltau
 
     scores = (_seed_scores(results)

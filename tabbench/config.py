@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from tabbench._registry import Registry
 from tabbench._toml import check_keys, expect, read_toml
-from tabbench.exceptions import ConfigError
+from tabbench.device import DEVICES
+from tabbench.exceptions import ConfigError, UnknownNameError
+from tabbench.features.rankers import DEFAULT_SELECTION_METHOD, RANKERS
+from tabbench.models import get_model
 from tabbench.paths import check_name, safe_join
+from tabbench.splits import SPLITTERS
 
 #: The project root (the folder holding ``configs/``, ``datasets/`` and ``leaderboard/``).
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -68,14 +73,13 @@ _FEATURE_KEYS = ("select", "top_k", "method")
 #: The ranker that picks the top-k features to tune on when none is named: JMI scores a
 #: feature together with those already picked, so it keeps features that matter only beside
 #: others (the measured comparison of the rankers is in the README, "Ranking features").
-DEFAULT_SELECTION_METHOD = "jmi"
 
 
 @dataclass(frozen=True)
 class FeatureSelection:
     """Tune on the ``top_k`` best features only, ranked on the training part of each split.
 
-    ``method`` is a ranker of :mod:`tabbench.features.outrank` (``mi``, ``mi-corrected``,
+    ``method`` is a ranker of :mod:`tabbench.features.rankers` (``mi``, ``mi-corrected``,
     ``mi-heldout``, ``3mr``, ``jmi``; default :data:`DEFAULT_SELECTION_METHOD`). Jobs with a
     selection are distinct jobs (their own ``job_id``) and their result rows carry the
     selection in ``variant``, e.g. ``tuned-top10-jmi``.
@@ -90,17 +94,20 @@ class FeatureSelection:
         """The suffix of the variant: the count and the ranker, e.g. ``top10-jmi``."""
         return f"top{self.top_k}-{self.method}"
 
-    def validate(self, where: str) -> None:
-        """Check the selector, the method and ``top_k``."""
-        from tabbench.features.outrank import RANKERS
-
+    def validate(self, where: str, parameter: str | None = None) -> None:
+        """Check the selector, the method and ``top_k``; ``where`` starts the messages (it
+        is the function ``parameter`` when the selection came from one)."""
         if self.select not in SELECTORS:
             raise ConfigError(f"{where}: [features] unknown select {self.select!r}; valid "
-                              f"names are: {', '.join(SELECTORS)}")
-        RANKERS.get(self.method, f"{where}: [features] method")
+                              f"names are: {', '.join(SELECTORS)}", parameter=parameter)
+        try:
+            RANKERS.get(self.method, f"{where}: [features] method")
+        except UnknownNameError as exc:
+            exc.parameter = parameter
+            raise
         if isinstance(self.top_k, bool) or not isinstance(self.top_k, int) or self.top_k < 1:
             raise ConfigError(f"{where}: [features] top_k must be an integer of at least 1, "
-                              f"got {self.top_k!r}")
+                              f"got {self.top_k!r}", parameter=parameter)
 
 
 @dataclass(frozen=True)
@@ -144,7 +151,7 @@ class BenchmarkConfig:
         """A copy with the non-``None`` ``changes`` applied (CLI options over the config)."""
         kept = {k: v for k, v in changes.items() if v is not None}
         if "budget" in kept and isinstance(kept["budget"], str):
-            kept["budget"] = BUDGETS.get(kept["budget"], "--budget")
+            kept["budget"] = BUDGETS.get(kept["budget"], parameter="budget")
         if "scheduler" in kept:  # --scheduler alone means the Dask executor
             kept.setdefault("executor", "dask")
         for key in ("datasets", "models", "splits", "variants", "seeds"):
@@ -158,23 +165,19 @@ class BenchmarkConfig:
         """Check the names and numbers that can be checked without loading data.
 
         ``where`` names the source in messages (the config file); with ``flags`` the
-        values came from the command line, and each is named by its option (``--jobs``).
+        values came from arguments (the command line), and each message starts with the
+        parameter it names (``jobs must be at least 1``, raised with ``parameter="jobs"``).
         """
-        import math
-
-        from tabbench.device import DEVICES
-        from tabbench.models.base import get_model
-        from tabbench.splits import SPLITTERS
-
         def fail(key: str, problem: str) -> None:
-            name = f"--{key.replace('_', '-')}" if flags else f"{where}: {key}"
-            raise ConfigError(f"{name} {problem}")
+            if flags:
+                raise ConfigError(f"{key} {problem}", parameter=key)
+            raise ConfigError(f"{where}: {key} {problem}")
 
         check_name(self.name, "run name", where, ConfigError)
         for model in self.models:
-            get_model(model, "--models" if flags else where)
+            get_model(model, where, parameter="models" if flags else None)
         for split in self.splits:
-            SPLITTERS.get(split, "--splits" if flags else where)
+            SPLITTERS.get(split, where, parameter="splits" if flags else None)
         for split in self.split_params:
             SPLITTERS.get(split, f"{where}: split_params")
         for variant in self.variants:
@@ -213,7 +216,7 @@ class BenchmarkConfig:
             fail("features", "must hold at least one feature set")
         for selection in self.features:
             if selection is not None:
-                selection.validate("--top-k" if flags else where)
+                selection.validate("top_k" if flags else where, "top_k" if flags else None)
 
 
 def load_config(path: Path | None = None) -> BenchmarkConfig:

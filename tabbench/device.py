@@ -106,6 +106,7 @@ def _fallback(library: str, reason: str) -> None:
 
 @functools.cache
 def _xgboost_has_cuda() -> bool:
+    # deferred: XGBoost is heavy to import
     import xgboost
 
     return bool(xgboost.build_info().get("USE_CUDA", False))
@@ -126,6 +127,7 @@ def xgboost_device_params(device: str) -> dict[str, Any]:
 
 @functools.cache
 def _catboost_gpu_count() -> int:
+    # deferred: CatBoost is heavy to import
     from catboost.utils import get_gpu_device_count
 
     return int(get_gpu_device_count())

@@ -18,7 +18,9 @@ import polars as pl
 from scipy import stats
 
 from tabbench.datasets.dataset import Dataset
-from tabbench.splits import Split
+from tabbench.datasets.sample import load_subsample
+from tabbench.preprocess import make_preprocessor
+from tabbench.splits import Split, make_splits
 
 #: PSI over 0.25 is the usual threshold for a major shift, 0.1–0.25 a moderate one.
 PSI_MAJOR = 0.25
@@ -62,12 +64,11 @@ def diagnose_shift(dataset: Dataset, split: Split, *, max_rows: int = 20_000, se
 def adversarial_auc(dataset: Dataset, train: np.ndarray, test: np.ndarray, *, seed: int = 0,
                     n_threads: int = 1, folds: int = 3) -> float:
     """Cross-validated ROC AUC of a classifier separating ``train`` rows from ``test`` rows."""
+    # deferred: scikit-learn is heavy to import
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.metrics import roc_auc_score
     from sklearn.model_selection import StratifiedKFold, cross_val_predict
     from threadpoolctl import threadpool_limits
-
-    from tabbench.preprocess import make_preprocessor
 
     rows = np.concatenate([train, test])
     frame = dataset.frame[rows]
@@ -130,9 +131,6 @@ def shift_table(specs: list, strategies: list[str], *, max_rows: int | None = No
                 split_params: dict | None = None, n_threads: int = 1) -> pl.DataFrame:
     """Adversarial AUC, the share of drifting features and the three most drifting ones for
     the first split of each (dataset, strategy) — one row each, for the CLI and the report."""
-    from tabbench.datasets.sample import load_subsample
-    from tabbench.splits import make_splits
-
     rows = []
     for spec in specs:
         dataset = load_subsample(spec, max_rows)

@@ -19,7 +19,15 @@ __all__ = [
 
 
 class TabbenchError(Exception):
-    """Base class of errors caused by user input (files, configs, names, options)."""
+    """Base class of errors caused by user input (files, configs, names, options).
+
+    ``parameter`` names the function parameter the message starts with (``top_k must be
+    at least 1``); the CLI replaces it with the command-line flag (``--top-k``).
+    """
+
+    def __init__(self, *args: object, parameter: str | None = None) -> None:
+        super().__init__(*args)
+        self.parameter = parameter
 
 
 class ConfigError(TabbenchError):
@@ -41,11 +49,13 @@ class MissingDependencyError(TabbenchError):
 class UnknownNameError(TabbenchError, KeyError):
     """A name (model, dataset, metric, split, budget…) is not registered."""
 
-    def __init__(self, kind: str, name: str, valid: Iterable[str], where: str = "") -> None:
+    def __init__(self, kind: str, name: str, valid: Iterable[str], where: str = "", *,
+                 parameter: str | None = None) -> None:
         self.kind, self.name, self.valid = kind, name, sorted(valid)
+        where = parameter or where
         prefix = f"{where}: " if where else ""
         message = f"{prefix}unknown {kind} {name!r}; valid names are: {', '.join(self.valid)}"
-        super().__init__(message)
+        super().__init__(message, parameter=parameter)
 
     def __str__(self) -> str:  # KeyError would quote the message
         return str(self.args[0])

@@ -2,27 +2,33 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import traceback
-from dataclasses import dataclass, field
+import warnings
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
+from tabbench import splits
 from tabbench.config import Budget, FeatureSelection
 from tabbench.datasets.sample import load_subsample
 from tabbench.datasets.spec import DatasetSpec
-from tabbench.exceptions import TabbenchError
-from tabbench.schema import SCHEMA_VERSION
+from tabbench.device import resolve_device
+from tabbench.exceptions import TabbenchError, TabbenchWarning
+from tabbench.features.ranking import select_top_k
+from tabbench.models import get_model, library_versions
+from tabbench.preprocess import PreparedData, prepare_data
+from tabbench.schema import JobIdentity
+from tabbench.tuning import fit_and_score, tune
 
 if TYPE_CHECKING:
     import polars as pl
 
     from tabbench.datasets.dataset import Dataset
-    from tabbench.models.base import FitContext
     from tabbench.splits import Split
 
 
@@ -60,8 +66,9 @@ class Job:
         return f"{self.variant}-{self.features.label}"
 
     @cached_property
-    def job_id(self) -> str:
-        """A hash of the fields that determine the result (not of the run name or threads)."""
+    def identity(self) -> JobIdentity:
+        """The row's identity; its ``key`` holds the fields that determine the result (not
+        the run name or the thread count)."""
         key = {
             "dataset": self.dataset_fingerprint, "split": self.split_id,
             "split_params": self.split_params, "model": self.model, "variant": self.variant,
@@ -69,62 +76,27 @@ class Job:
                        self.budget.trials_for("nn"),
                        self.budget.eval_seeds, self.budget.max_rounds, self.budget.timeout],
             "seed": self.seed, "metric": self.metric, "max_rows": self.max_rows,
-            "schema": SCHEMA_VERSION,
         }
         if self.features is not None:  # absent otherwise, so all-features ids never change
             key["features"] = {"select": self.features.select, "top_k": self.features.top_k,
                                "method": self.features.method}
-        digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode())
-        return f"{self.spec.name}-{self.split_id}-{self.model}-{self.variant_label}-" \
-               f"s{self.seed}-{digest.hexdigest()[:12]}"
+        return JobIdentity(
+            kind="benchmark", dataset=self.spec.name,
+            dataset_fingerprint=self.dataset_fingerprint, task=self.spec.task,
+            split_strategy=self.split_strategy, split_id=self.split_id, model=self.model,
+            variant=self.variant_label, seed=self.seed, metric=self.metric,
+            label=(self.spec.name, self.split_id, self.model, self.variant_label,
+                   f"s{self.seed}"),
+            key=key)
+
+    @property
+    def job_id(self) -> str:
+        """The id of the job's result (and of its files)."""
+        return self.identity.job_id
 
     def base_row(self) -> dict[str, Any]:
         """The columns of the result row known before the job runs."""
-        return {
-            "run": self.run, "kind": "benchmark", "job_id": self.job_id,
-            "dataset": self.spec.name, "dataset_fingerprint": self.dataset_fingerprint,
-            "task": self.spec.task,
-            "split_strategy": self.split_strategy, "split_id": self.split_id,
-            "model": self.model, "variant": self.variant_label, "seed": self.seed,
-            "metric": self.metric,
-        }
-
-
-@dataclass(frozen=True, eq=False)
-class PreparedData:
-    """The preprocessed matrices of one split, ready for a model of one family."""
-
-    X_train: np.ndarray
-    y_train: np.ndarray
-    X_val: np.ndarray
-    y_val: np.ndarray
-    X_test: np.ndarray
-    y_test: np.ndarray
-    context: FitContext
-    metric: str
-
-    def part(self, name: str) -> tuple[np.ndarray, np.ndarray]:
-        """``(X, y)`` of the part called ``name`` (train, val or test)."""
-        return getattr(self, f"X_{name}"), getattr(self, f"y_{name}")
-
-
-def prepare_data(dataset: Dataset, split: Split, family: str, *, metric: str, seed: int,
-                 n_threads: int, device: str, max_rounds: int | None = None) -> PreparedData:
-    """Fit the family's preprocessing on the training part and transform all three parts."""
-    from dataclasses import replace
-
-    from tabbench.preprocess import make_preprocessor
-
-    frame, y = dataset.frame, dataset.target()
-    preprocessor = make_preprocessor(family).fit(frame[split.train], dataset.features)
-    # one transform of the whole table (row-wise, with the state learned from train only),
-    # then cheap row gathers of the matrix
-    X = preprocessor.transform(frame)
-    matrices = [X[idx] for idx in (split.train, split.val, split.test)]
-    context = preprocessor.fit_context(dataset.task, dataset.n_classes, seed, n_threads, device)
-    context = replace(context, max_rounds=max_rounds)
-    return PreparedData(matrices[0], y[split.train], matrices[1], y[split.val], matrices[2],
-                        y[split.test], context, metric)
+        return self.identity.base_row(self.run)
 
 
 def select_features(dataset: Dataset, split: Split,
@@ -138,10 +110,6 @@ def select_features(dataset: Dataset, split: Split,
     would exist in some result files of a run and not in others, which breaks reading
     them with one ``pl.read_parquet("results/*.parquet")``.
     """
-    from dataclasses import replace
-
-    from tabbench.features.outrank import select_top_k
-
     if selection.top_k > len(dataset.features):
         raise TabbenchError(f"{dataset.spec.where}: [features] top_k = {selection.top_k} is "
                             f"more than the {len(dataset.features)} features of dataset "
@@ -153,13 +121,8 @@ def select_features(dataset: Dataset, split: Split,
 
 
 def find_split(dataset: Dataset, job: Job) -> Split:
-    """The split of ``job`` (splits are deterministic, so any process can rebuild it)."""
-    from tabbench.splits import make_splits
-
-    for split in make_splits(dataset, job.split_strategy, job.split_params, seed=0):
-        if split.id == job.split_id:
-            return split
-    raise TabbenchError(f"{job.spec.where}: split {job.split_id!r} cannot be made")
+    """The split of ``job``."""
+    return splits.find_split(dataset, job.split_id, job.split_params)
 
 
 def run_job(job: Job,
@@ -169,8 +132,6 @@ def run_job(job: Job,
     ``dataset`` is the job's dataset when it is already in memory (a Dask worker's copy);
     otherwise it is read from the dataset's file (once per process).
     """
-    from threadpoolctl import threadpool_limits
-
     row = job.base_row()
     row["started_at"] = datetime.now(UTC)
     trials = None
@@ -194,11 +155,6 @@ def tune_shared(job: Job, dataset: Dataset | None = None, worker: int = 0,
     remainder); the job itself then finds the study complete, takes its best trial and
     only refits and scores. Returns the number of trials run here.
     """
-    from threadpoolctl import threadpool_limits
-
-    from tabbench.models.base import get_model
-    from tabbench.tuning import tune
-
     if job.storage is None:
         raise TabbenchError(f"job {job.job_id}: shared tuning needs an Optuna storage URL")
     spec = get_model(job.model)
@@ -223,11 +179,6 @@ def _describe(exc: BaseException) -> str:
 def _prepare(job: Job, spec: Any, dataset: Dataset | None,
              row: dict[str, Any]) -> tuple[PreparedData, float]:
     """The job's preprocessed data and the feature ranking's seconds (sizes noted in ``row``)."""
-    import warnings
-
-    from tabbench.device import resolve_device
-    from tabbench.exceptions import TabbenchWarning
-
     if dataset is None:
         # the driver showed the dataset's warnings when it planned the run; a job's child
         # process would print each of them again, once per job, as raw Python warnings
@@ -248,9 +199,6 @@ def _prepare(job: Job, spec: Any, dataset: Dataset | None,
 
 
 def _run(job: Job, row: dict[str, Any], dataset: Dataset | None) -> pl.DataFrame | None:
-    from tabbench.models.base import get_model, library_versions
-    from tabbench.tuning import fit_and_score, tune
-
     spec = get_model(job.model)
     data, rank_seconds = _prepare(job, spec, dataset, row)
     trials = None

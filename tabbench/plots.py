@@ -1,6 +1,7 @@
 """Figures for leaderboards: critical-difference diagram, Elo intervals, Pareto front,
 per-dataset scores, the random → time slope chart, Elo per split strategy, and shift against
-rank change. Each returns a matplotlib Figure."""
+rank change; for feature rankings: the ranking's bars and the top-k comparison. Each returns
+a matplotlib Figure."""
 
 from __future__ import annotations
 
@@ -9,14 +10,18 @@ from typing import TYPE_CHECKING
 import numpy as np
 import polars as pl
 
+from tabbench.features.rankers import RANKERS
+
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
     from tabbench.compare import ShiftRankChange, SplitComparison, StrategyStatistics
+    from tabbench.features.ranking import Ranking
     from tabbench.stats import EloResult, FriedmanResult
 
 
 def _figure(width: float, height: float) -> Figure:
+    # deferred: matplotlib is heavy to import
     from matplotlib.figure import Figure
 
     return Figure(figsize=(width, height), dpi=110, layout="constrained")
@@ -216,6 +221,54 @@ def slope_chart(comparison: SplitComparison, reference: str = "random",
         for side in ("top", "right", "left"):
             ax.spines[side].set_visible(False)
     fig.suptitle(f"Rank under the {reference} split → rank under the {target} split", fontsize=9)
+    return fig
+
+
+def ranking_chart(ranking: Ranking, top: int = 30) -> Figure:
+    """The ``top`` best features of a ranking as bars, best at the top, in the column its
+    ranker charts; features with a data-quality flag in orange."""
+    ranker = RANKERS.get(ranking.method)
+    rows = ranking.features.head(top)
+    names = rows["feature"].to_list()[::-1]
+    scores = rows[ranker.chart].fill_nan(None).fill_null(0.0).to_list()[::-1]
+    flagged = [bool(f) for f in (rows["flags"].fill_null("").to_list()[::-1])]
+    fig = _figure(7.5, 0.9 + 0.28 * max(len(names), 1))
+    ax = fig.add_subplot()
+    colors = ["#d95f02" if f else "#1b9e77" for f in flagged]
+    ax.barh(names, scores, color=colors)
+    ax.set_xlabel(ranker.chart_label)
+    title = f"{ranking.dataset or 'table'} {ranking.split_id or ''}: top {len(names)} features"
+    ax.set_title(title + (" (orange: data-quality flag)" if any(flagged) else ""), fontsize=10)
+    ax.tick_params(axis="y", labelsize=8)
+    ax.axvline(0.0, color="black", linewidth=0.6)
+    return fig
+
+
+def topk_chart(table: pl.DataFrame, dataset: str, split_id: str, metric: str,
+               n_features: int) -> Figure:
+    """Per model, the test score (left) and the tuning speed-up over all features (right)
+    against the number of features kept, all features dotted.
+
+    ``table`` is :attr:`tabbench.topk.Evaluation.table`.
+    """
+    fig = _figure(10, 4)
+    score_ax, speed_ax = fig.subplots(1, 2)
+    for (model,), group in table.sort("k").group_by("model", maintain_order=True):
+        ks, scores, speedups = group["k"].to_list(), group["test_score"].to_list(), \
+            group["speedup"].to_list()
+        line, = score_ax.plot(ks, scores, marker="o", label=model)
+        all_score = group.filter(pl.col("variant") == "tuned")["test_score"]
+        if all_score.len():
+            score_ax.axhline(all_score[0], color=line.get_color(), linestyle=":", linewidth=1)
+        speed_ax.plot(ks, speedups, marker="o", label=model, color=line.get_color())
+    score_ax.set_xlabel(f"features kept (all = {n_features})")
+    score_ax.set_ylabel(f"test {metric}")
+    score_ax.set_title(f"{dataset} {split_id}: test score (dotted: all features)", fontsize=10)
+    speed_ax.axhline(1.0, color="black", linewidth=0.6)
+    speed_ax.set_xlabel(f"features kept (all = {n_features})")
+    speed_ax.set_ylabel("tuning speed-up vs all features (×)")
+    speed_ax.set_title("tuning-time speed-up (ranking time included)", fontsize=10)
+    score_ax.legend(fontsize=8)
     return fig
 
 

@@ -38,7 +38,8 @@ import math
 import zlib
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from typing import Any, ClassVar, Self
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 import numpy as np
 import polars as pl
@@ -47,13 +48,19 @@ from tabbench._registry import Registry
 from tabbench.exceptions import DatasetError
 from tabbench.models.base import FitContext
 
+if TYPE_CHECKING:
+    from tabbench.datasets.dataset import Dataset
+    from tabbench.splits import Split
+
 __all__ = [
     "PREPROCESSORS",
     "ClassicPreprocessor",
     "GBDTPreprocessor",
     "NNPreprocessor",
+    "PreparedData",
     "Preprocessor",
     "make_preprocessor",
+    "prepare_data",
     "register_preprocessor",
 ]
 
@@ -354,6 +361,7 @@ class NNPreprocessor(Preprocessor):
     def _quantile(self, name: str, values: np.ndarray) -> pl.Expr:
         if values.size == 0:
             return pl.lit(0.0, dtype=pl.Float32).alias(name)
+        # deferred: scikit-learn is heavy to import
         from sklearn.preprocessing import QuantileTransformer
 
         # one generator per column, keyed by its name: adding a column leaves the others' noise
@@ -421,3 +429,41 @@ def make_preprocessor(family: str, **options: Any) -> Preprocessor:
     [[2.0, nan]]
     """
     return PREPROCESSORS.get(family)(**options)
+
+
+@dataclass(frozen=True, eq=False)
+class PreparedData:
+    """The preprocessed matrices of one split, ready for a model of one family.
+
+    ``preprocessor`` is the fitted transform that made them (``None`` when the matrices
+    were built otherwise), for callers that transform more rows the same way.
+    """
+
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_val: np.ndarray
+    y_val: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+    context: FitContext
+    metric: str
+    preprocessor: Preprocessor | None = None
+
+    def part(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """``(X, y)`` of the part called ``name`` (train, val or test)."""
+        return getattr(self, f"X_{name}"), getattr(self, f"y_{name}")
+
+
+def prepare_data(dataset: Dataset, split: Split, family: str, *, metric: str, seed: int,
+                 n_threads: int, device: str, max_rounds: int | None = None) -> PreparedData:
+    """Fit the family's preprocessing on the training part and transform all three parts."""
+    frame, y = dataset.frame, dataset.target()
+    preprocessor = make_preprocessor(family).fit(frame[split.train], dataset.features)
+    # one transform of the whole table (row-wise, with the state learned from train only),
+    # then cheap row gathers of the matrix
+    X = preprocessor.transform(frame)
+    matrices = [X[idx] for idx in (split.train, split.val, split.test)]
+    context = preprocessor.fit_context(dataset.task, dataset.n_classes, seed, n_threads, device)
+    context = replace(context, max_rounds=max_rounds)
+    return PreparedData(matrices[0], y[split.train], matrices[1], y[split.val], matrices[2],
+                        y[split.test], context, metric, preprocessor)

@@ -17,14 +17,29 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from tabbench._atomic import write_atomic_bytes
-from tabbench.exceptions import TabbenchWarning
-from tabbench.leaderboard import (
-    DamagedFileError,
-    parquet_files,
-    read_checked,
-    read_results,
-    standings,
+from tabbench.compare import (
+    compare_splits,
+    elo_columns,
+    friedman_table,
+    load_shifts,
+    seed_baseline,
+    shift_vs_rank_change,
+    strategy_statistics,
 )
+from tabbench.exceptions import TabbenchWarning
+from tabbench.formatting import format_cell
+from tabbench.leaderboard import entry_label, standings, task_scores
+from tabbench.plots import (
+    cd_diagram,
+    elo_chart,
+    elo_strategies_chart,
+    pareto_chart,
+    per_dataset_chart,
+    shift_scatter,
+    slope_chart,
+)
+from tabbench.results import DamagedFileError, parquet_files, read_checked, read_results
+from tabbench.stats import elo_with_intervals, friedman, score_matrix
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -88,15 +103,8 @@ def _table(frame: pl.DataFrame, formats: dict[str, str] | None = None) -> str:
     head = "".join(f"<th>{_e(c)}</th>" for c in frame.columns)
     rows = []
     for row in frame.iter_rows():
-        cells = []
-        for column, value in zip(frame.columns, row, strict=True):
-            if value is None or (isinstance(value, float) and value != value):
-                text = ""
-            elif column in formats and isinstance(value, int | float):
-                text = format(value, formats[column])
-            else:
-                text = str(value)
-            cells.append(f"<td>{_e(text)}</td>")
+        cells = [f"<td>{_e(format_cell(value, formats.get(column)))}</td>"
+                 for column, value in zip(frame.columns, row, strict=True)]
         rows.append("<tr>" + "".join(cells) + "</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
 
@@ -128,17 +136,11 @@ def _leaderboard_section(standing) -> str:
 
 
 def _task_matrix(results: pl.DataFrame, strategy: str):
-    from tabbench.leaderboard import task_scores
-    from tabbench.stats import score_matrix
-
     scores = task_scores(results.filter(pl.col("split_strategy") == strategy))
     return score_matrix(scores.with_columns(pl.lit(0).alias("seed")))
 
 
 def _statistics_section(results: pl.DataFrame, strategy: str) -> str:
-    from tabbench.plots import cd_diagram, elo_chart
-    from tabbench.stats import elo_with_intervals, friedman
-
     matrix = _task_matrix(results, strategy)
     parts = [f"<h2>Statistics ({_e(strategy)} split)</h2>"]
     n_tasks, n_models = matrix.values.shape
@@ -169,9 +171,6 @@ def _statistics_section(results: pl.DataFrame, strategy: str) -> str:
 
 
 def _pareto_section(results: pl.DataFrame, standing) -> str:
-    from tabbench.leaderboard import entry_label
-    from tabbench.plots import pareto_chart
-
     ok = results.filter((pl.col("status") == "ok")
                         & (pl.col("split_strategy") == standing.strategy))
     seconds = ok.group_by(entry_label().alias("model")).agg(
@@ -184,8 +183,6 @@ def _pareto_section(results: pl.DataFrame, standing) -> str:
 
 
 def _per_dataset_section(standing) -> str:
-    from tabbench.plots import per_dataset_chart
-
     formats = {"test_score": ".4f", "std": ".4f", "rank": ".1f"}
     return (f"<h2>Per dataset ({_e(standing.strategy)} split)</h2>"
             + _image(per_dataset_chart(standing.per_dataset), "per-dataset scores")
@@ -193,9 +190,6 @@ def _per_dataset_section(standing) -> str:
 
 
 def _comparison_section(results: pl.DataFrame, run_dir: Path) -> str:
-    from tabbench.compare import compare_splits, seed_baseline
-    from tabbench.plots import slope_chart
-
     comparison = compare_splits(results)
     moved = comparison.moves.filter(pl.col("rank_change") != 0)
     return ("<h2>Random split against time split</h2>"
@@ -220,9 +214,6 @@ def _comparison_section(results: pl.DataFrame, run_dir: Path) -> str:
 
 
 def _strategies_section(comparison) -> str:
-    from tabbench.compare import elo_columns, friedman_table, strategy_statistics
-    from tabbench.plots import cd_diagram, elo_strategies_chart
-
     statistics = strategy_statistics(comparison)
     parts = ["<h3>Friedman test and Elo per split strategy (datasets as blocks)</h3>"
              '<p class="note">Each model\'s score on a dataset is its mean over the '
@@ -245,9 +236,6 @@ def _strategies_section(comparison) -> str:
 
 
 def _shift_section(comparison, run_dir: Path) -> str:
-    from tabbench.compare import load_shifts, shift_vs_rank_change
-    from tabbench.plots import shift_scatter
-
     head = "<h3>Shift against rank change</h3>"
     shifts = load_shifts(run_dir)
     if shifts is None:

@@ -14,15 +14,15 @@ from tabbench.datasets.registry import check_datasets_dirs, get_spec, list_specs
 from tabbench.datasets.sample import load_subsample
 from tabbench.exceptions import ConfigError, TabbenchWarning
 from tabbench.executors import LocalExecutor, cores
+from tabbench.executors.dask_cluster import DaskExecutor
 from tabbench.job import Job
-from tabbench.leaderboard import statuses, upgrade_results, write_result
 from tabbench.metrics import default_metric, get_metric
-from tabbench.models.base import get_model
+from tabbench.models import get_model
 from tabbench.paths import ensure_dir
+from tabbench.results import statuses, upgrade_results, write_result
 from tabbench.runlock import run_folder_lock
+from tabbench.splits import TIME_KINDS, make_splits
 from tabbench.tuning import check_storage
-
-TIME_BASED = ("time", "sliding-window", "expanding-window")
 
 
 def plan(config: BenchmarkConfig, datasets_dirs: list[Path] | None = None) -> list[Job]:
@@ -46,7 +46,7 @@ def plan(config: BenchmarkConfig, datasets_dirs: list[Path] | None = None) -> li
         dataset = load_subsample(spec, config.max_rows)
         metric = spec.metric or default_metric(spec.task)
         get_metric(metric, spec.where)
-        strategies = [s for s in config.splits if spec.time_column is not None or s not in TIME_BASED]
+        strategies = [s for s in config.splits if spec.time_column is not None or s not in TIME_KINDS]
         if len(strategies) < len(config.splits):
             warnings.warn(f"{spec.where}: no time_column, so time-based splits are skipped",
                           TabbenchWarning, stacklevel=2)
@@ -59,8 +59,6 @@ def plan(config: BenchmarkConfig, datasets_dirs: list[Path] | None = None) -> li
         for skipped in sorted(set(config.models) - set(models)):
             warnings.warn(f"{spec.where}: model {skipped!r} does not support task "
                           f"{spec.task!r}; skipped", TabbenchWarning, stacklevel=2)
-        from tabbench.splits import make_splits
-
         for strategy in strategies:
             params = config.split_params.get(strategy, {})
             for split in make_splits(dataset, strategy, params, seed=0):
@@ -84,8 +82,6 @@ def plan(config: BenchmarkConfig, datasets_dirs: list[Path] | None = None) -> li
 def make_executor(config: BenchmarkConfig) -> Any:
     """The config's executor: local child processes, or a Dask cluster."""
     if config.executor == "dask":
-        from tabbench.executors.dask_cluster import DaskExecutor
-
         return DaskExecutor(config.scheduler, workers=config.jobs, time_limit=config.time_limit,
                             tuning_workers=config.tuning_workers)
     return LocalExecutor(jobs=config.jobs, time_limit=config.time_limit)
@@ -101,8 +97,11 @@ def check_run_inputs(config: BenchmarkConfig, datasets_dirs: list[Path] | None =
     check_datasets_dirs(datasets_dirs)
     if config.storage is not None:
         flag = "storage" in config.from_flags or config.source is None
-        check_storage(config.storage, "--storage" if flag else f"{config.source}: storage")
-    return ensure_dir(config.out_dir, "run folder (--out)")
+        if flag:
+            check_storage(config.storage, "storage", parameter="storage")
+        else:
+            check_storage(config.storage, f"{config.source}: storage")
+    return ensure_dir(config.out_dir, "run folder")
 
 
 @dataclass

@@ -10,6 +10,11 @@ null in the rows of the other kinds.
 
 from __future__ import annotations
 
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Literal
 
 import polars as pl
@@ -83,6 +88,51 @@ RESULT_SCHEMA: dict[str, pl.DataType] = {
 #: Columns that change from one run of the same job to the next.
 TIMING_COLUMNS = ("tune_seconds", "fit_seconds", "predict_seconds", "started_at", "finished_at",
                   "run")
+
+
+def job_id(label: Sequence[object], key: Mapping[str, Any]) -> str:
+    """A row's id: readable ``label`` parts, then a hash of ``key`` and the schema version.
+
+    ``key`` holds what determines the result (and nothing else), so a job whose inputs
+    did not change keeps its id and is not run again.
+    """
+    payload = json.dumps({**key, "schema": SCHEMA_VERSION}, sort_keys=True, default=str)
+    digest = hashlib.sha256(payload.encode()).hexdigest()[:12]
+    return "-".join(str(part) for part in (*label, digest))
+
+
+@dataclass(frozen=True, eq=False)
+class JobIdentity:
+    """What one result row is about; every producer (jobs, surrogates, NCD) builds its
+    rows from one, so ids and identifying columns are made in one place."""
+
+    kind: Kind
+    dataset: str
+    dataset_fingerprint: str | None
+    task: str
+    split_strategy: str
+    split_id: str
+    model: str
+    variant: str
+    seed: int
+    metric: str
+    label: tuple[object, ...]
+    key: Mapping[str, Any]
+
+    @cached_property
+    def job_id(self) -> str:
+        """See :func:`job_id`."""
+        return job_id(self.label, self.key)
+
+    def base_row(self, run: str) -> dict[str, Any]:
+        """The row's identifying columns, known before the work runs."""
+        return {
+            "run": run, "kind": self.kind, "job_id": self.job_id, "dataset": self.dataset,
+            "dataset_fingerprint": self.dataset_fingerprint, "task": self.task,
+            "split_strategy": self.split_strategy, "split_id": self.split_id,
+            "model": self.model, "variant": self.variant, "seed": self.seed,
+            "metric": self.metric,
+        }
 
 
 def result_frame(rows: list[dict[str, Any]]) -> pl.DataFrame:

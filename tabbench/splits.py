@@ -1,5 +1,8 @@
 """Splits: named train / validation / test index arrays, made by registered splitters.
 
+(Longer than 500 lines: the six splitters share one set of parameter checks and one
+result check, kept beside them.)
+
 A :class:`Split` is data: an id such as ``time-0`` or ``random-2`` and three sorted,
 disjoint int64 arrays of row indices. Splitters are looked up by name in
 :data:`SPLITTERS` and share one signature::
@@ -31,6 +34,7 @@ import inspect
 import json
 import math
 import numbers
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -39,12 +43,13 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from tabbench._registry import Registry
-from tabbench.exceptions import SplitError
+from tabbench.exceptions import SplitError, TabbenchError
 
 if TYPE_CHECKING:
     from tabbench.datasets.dataset import Dataset
 
-__all__ = ["SPLITTERS", "TIME_KINDS", "Split", "SplitKind", "make_splits", "split_names"]
+__all__ = ["SPLITTERS", "TIME_KINDS", "Split", "SplitKind", "find_split", "make_splits",
+           "split_names"]
 
 SplitKind = Literal["time", "sliding-window", "expanding-window", "random", "stratified", "group"]
 TIME_KINDS: tuple[str, ...] = ("time", "sliding-window", "expanding-window")
@@ -497,6 +502,7 @@ def split_random(n_rows: int, *, time: np.ndarray | None, y: np.ndarray | None,
 def split_stratified(n_rows: int, *, time: np.ndarray | None, y: np.ndarray | None,
                      groups: np.ndarray | None, seed: int, where: str, fractions: Any = None,
                      cuts: Any = None, gap: int = 0, n_splits: int = 1) -> list[Split]:
+    # deferred: scikit-learn is heavy to import
     from sklearn.model_selection import train_test_split
 
     prefix = f"{_prefix(where)}split 'stratified'"
@@ -650,3 +656,37 @@ def make_splits(dataset: Dataset, strategy: str, params: dict[str, Any] | None =
     for split in splits:
         split.check(ordered_time, n_rows=dataset.n_rows, where=where)
     return splits
+
+
+def find_split(dataset: Dataset, split_id: str | None,
+               params: dict[str, Any] | None = None) -> Split:
+    """The split called ``split_id`` (default ``time-0``, or ``random-0`` without a time column).
+
+    Splits are deterministic, so any process can rebuild the split a job names.
+
+    Raises
+    ------
+    TabbenchError
+        If the id does not name a strategy or a split that the dataset has (the message
+        starts with the parameter, ``split``).
+    """
+    where = dataset.spec.where
+    if split_id is None:
+        split_id = "time-0" if dataset.spec.time_column else "random-0"
+    wanted = split_id.strip().lower()
+    match = re.fullmatch(r"([a-z-]+)-(\d+)", wanted)
+    if match is None or match.group(1) not in SPLITTERS:
+        message = (f"split: unknown split id {split_id!r}; split ids are a strategy and a "
+                   f"number, e.g. time-0 or random-0; strategies are: "
+                   f"{', '.join(SPLITTERS.names())}")
+        raise TabbenchError(message, parameter="split")
+    strategy = match.group(1)
+    if strategy in TIME_KINDS and not dataset.spec.time_column:
+        raise TabbenchError(f"{where}: split {split_id!r} needs a time column and dataset "
+                            f"{dataset.name!r} has none; use random-0")
+    splits = make_splits(dataset, strategy, dict(params or {}), seed=0)
+    for split in splits:
+        if split.id == wanted:
+            return split
+    raise TabbenchError(f"{where}: no split {split_id!r}; the {strategy} strategy makes: "
+                        f"{', '.join(s.id for s in splits)}")

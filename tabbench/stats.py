@@ -15,6 +15,8 @@ import numpy as np
 import polars as pl
 from scipy import optimize, stats
 
+from tabbench.metrics import get_metric
+
 #: Elo scale: a 400-point gap means 10:1 odds of winning.
 ELO_SCALE = 400.0
 ELO_MEAN = 1000.0
@@ -54,8 +56,6 @@ def score_matrix(results: pl.DataFrame, *, entry: str = "entry",
 
     Minimized metrics (``rmse``, ``log_loss`` …) are negated so that higher is better.
     """
-    from tabbench.metrics import get_metric
-
     signs = {m: (1.0 if get_metric(m).direction == "maximize" else -1.0)
              for m in results["metric"].unique().to_list()}
     signed = results.with_columns(

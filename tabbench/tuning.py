@@ -1,4 +1,9 @@
-"""Optuna search for one job: TPE, seeded, the model's default params as the first trial."""
+"""Fitting and tuning one job's model: one fit and its scores, and the Optuna search.
+
+:func:`fit_model` is the one fit every path shares (a benchmark job's evaluation fits and
+trials, and the black box of :mod:`tabbench.explain`); :func:`tune` searches the model's
+space with TPE, seeded, the model's default params as the first trial.
+"""
 
 from __future__ import annotations
 
@@ -6,19 +11,18 @@ import json
 import os
 import socket
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import polars as pl
 
 from tabbench.exceptions import TabbenchError
 from tabbench.metrics import get_metric, score
 
 if TYPE_CHECKING:
-    import polars as pl
-
-    from tabbench.job import PreparedData
-    from tabbench.models.base import ModelSpec
+    from tabbench.models.base import Estimator, ModelSpec
+    from tabbench.preprocess import PreparedData
 
 
 @dataclass(frozen=True)
@@ -32,19 +36,28 @@ class FitOutcome:
     n_iterations: int | None
 
 
-def fit_and_score(spec: ModelSpec, params: dict[str, Any], data: PreparedData, seed: int,
-                  parts: tuple[str, ...] = ("val",), report: Any = None) -> FitOutcome:
-    """Fit ``spec`` with ``params`` on the training part and score it on ``parts``.
+def fit_model(spec: ModelSpec, params: dict[str, Any], data: PreparedData, seed: int,
+              report: Any = None) -> tuple[Estimator, float]:
+    """Fit ``spec`` with ``params`` on the training part (the validation part for early stopping).
 
     ``report(epoch, val_prediction)`` is handed to iterative models (see ``FitContext``).
-    """
-    from dataclasses import replace
 
+    Returns
+    -------
+    (estimator, float)
+        The fitted estimator and the seconds its ``fit`` took.
+    """
     context = replace(data.context, seed=seed, report=report)
     estimator = spec.build(dict(params), context)
     started = time.perf_counter()
     estimator.fit(data.X_train, data.y_train, data.X_val, data.y_val)
-    fit_seconds = time.perf_counter() - started
+    return estimator, time.perf_counter() - started
+
+
+def fit_and_score(spec: ModelSpec, params: dict[str, Any], data: PreparedData, seed: int,
+                  parts: tuple[str, ...] = ("val",), report: Any = None) -> FitOutcome:
+    """Fit ``spec`` with ``params`` (see :func:`fit_model`) and score it on ``parts``."""
+    estimator, fit_seconds = fit_model(spec, params, data, seed, report)
     scores: dict[str, float] = {}
     predict_seconds = 0.0
     for part in parts:
@@ -83,7 +96,7 @@ def open_study(direction: str, *, storage: str | None = None, study_name: str | 
     The default trial is enqueued only into an empty study, so a resumed or shared study
     gets it once; for a study shared between workers the driver opens it before they start.
     """
-    import optuna
+    import optuna  # heavy: loaded only where a study is used, not by a plain fit
 
     # a failed trial is recorded in the trials table (and in the row's error if every trial
     # fails); Optuna's warning would print its traceback from the job's process
@@ -104,30 +117,30 @@ SQLITE_BUSY_SECONDS = 60.0
 STORAGE_CONNECT_SECONDS = 10
 
 
-def check_storage(url: str, option: str = "--storage") -> None:
+def check_storage(url: str, where: str = "storage", *, parameter: str | None = None) -> None:
     """Open the Optuna storage at ``url`` once; raise :class:`TabbenchError` saying why not.
 
     Catches a misspelt URL, an SQLite file in a folder that cannot be written and a
     database server that does not answer before any job runs.
     """
-    import optuna
-    from sqlalchemy.engine import make_url
+    import optuna  # heavy: loaded only where a study is used, not by a plain fit
+    from sqlalchemy.engine import make_url  # optuna's storage library, as heavy
     from sqlalchemy.exc import ArgumentError
 
     try:
         parsed = make_url(url)
     except ArgumentError:
-        raise TabbenchError(f"{option}: {url!r} is not a storage URL; expected e.g. "
-                            f"sqlite:///studies.db or postgresql+psycopg://USER@HOST:PORT/DB"
-                            ) from None
+        raise TabbenchError(f"{where}: {url!r} is not a storage URL; expected e.g. "
+                            f"sqlite:///studies.db or postgresql+psycopg://USER@HOST:PORT/DB",
+                            parameter=parameter) from None
     connect_args = {} if parsed.get_backend_name() == "sqlite" else {
         "connect_timeout": STORAGE_CONNECT_SECONDS}
     try:
         storage = optuna.storages.RDBStorage(url, engine_kwargs={"connect_args": connect_args})
     except Exception as exc:  # the driver's own errors: no common base class
         reason = " ".join(str(exc).split("\n")[0].split())[:300]
-        raise TabbenchError(f"{option}: cannot open the Optuna storage {url!r} "
-                            f"({type(exc).__name__}: {reason})") from None
+        raise TabbenchError(f"{where}: cannot open the Optuna storage {url!r} "
+                            f"({type(exc).__name__}: {reason})", parameter=parameter) from None
     storage.engine.dispose()
 
 
@@ -143,8 +156,8 @@ def _open_storage(url: str | None) -> Any:
     """
     if url is None or not url.startswith("sqlite"):
         return url
-    import optuna
-    from sqlalchemy import event
+    import optuna  # heavy: loaded only where a study is used, not by a plain fit
+    from sqlalchemy import event  # optuna's storage library, as heavy
 
     storage = optuna.storages.RDBStorage(url, engine_kwargs={"connect_args": {
         "isolation_level": None, "timeout": SQLITE_BUSY_SECONDS}})
@@ -175,7 +188,7 @@ def tune(spec: ModelSpec, data: PreparedData, *, n_trials: int, seed: int,
     time, or, when the study was already complete (tuned by other processes), the span
     from its first trial's start to its last trial's end.
     """
-    import optuna
+    import optuna  # heavy: loaded only where a study is used, not by a plain fit
 
     if pruner is None:
         pruner = optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=5)
@@ -248,8 +261,6 @@ def _span_seconds(trials: list[Any]) -> float:
 
 def trials_table(study: Any) -> pl.DataFrame:
     """Optuna's trials as a flat table: one row per trial, params as ``param_<name>``."""
-    import polars as pl
-
     rows = []
     for t in study.trials:
         row: dict[str, Any] = {

@@ -82,7 +82,7 @@ def kill_driver_and_resume(tmp_path: Path):
 
     import polars as pl
 
-    from tabbench.leaderboard import read_results
+    from tabbench.results import read_results
 
     root = Path(__file__).resolve().parents[1]
 

@@ -19,7 +19,7 @@ import pytest
 
 from tabbench.config import BUDGETS, load_config
 from tabbench.exceptions import ConfigError
-from tabbench.leaderboard import read_results
+from tabbench.results import read_results
 from tabbench.runner import run_benchmark
 from tabbench.schema import TIMING_COLUMNS
 
@@ -111,9 +111,10 @@ def test_two_workers_tune_one_postgresql_study(cluster, tmp_path):
 
 def test_shared_tuning_needs_dask_and_a_shared_storage():
     config = load_config(ROOT / "configs" / "smoke.toml")
-    with pytest.raises(ConfigError, match="--tuning-workers set to 2 needs executor 'dask' and a "
-                                          "shared Optuna storage"):
+    with pytest.raises(ConfigError, match="^tuning_workers set to 2 needs executor 'dask' and "
+                                          "a shared Optuna storage") as error:
         config.override(tuning_workers=2)
+    assert error.value.parameter == "tuning_workers"  # the CLI prints it as --tuning-workers
     with pytest.raises(ConfigError, match="needs executor 'dask'"):
         replace(config, scheduler="tcp://127.0.0.1:8786").validate("x")
     assert config.override(scheduler="tcp://127.0.0.1:8786").executor == "dask"

@@ -13,14 +13,10 @@ from sklearn.metrics import mutual_info_score
 from tabbench.datasets.synthetic import generate, ground_truth
 from tabbench.exceptions import TabbenchError, UnknownNameError
 from tabbench.features.encode import combine_codes, encode_features, encode_target
-from tabbench.features.outrank import (
-    RANKERS,
-    MIEstimator,
-    heldout_information,
-    mutual_information,
-    rank_table,
-)
+from tabbench.features.estimators import MIEstimator, heldout_information, mutual_information
 from tabbench.features.quality import quality_report
+from tabbench.features.rankers import RANKERS
+from tabbench.features.ranking import rank_table
 
 DRIFT = {"n_correlated": 0}  # correlated features carry target information through sources
 
@@ -322,7 +318,7 @@ def test_ranker_errors():
     with pytest.raises(UnknownNameError, match="unknown ranker 'pagerank'; valid names are: "
                                                "3mr, jmi, mi, mi-corrected"):
         rank_table(frame, {"x": "numeric"}, y, "binary", method="pagerank")
-    with pytest.raises(TabbenchError, match="--interactions must be 1, 2 or 3, got 4"):
+    with pytest.raises(TabbenchError, match="interactions must be 1, 2 or 3, got 4"):
         rank_table(frame, {"x": "numeric"}, y, "binary", interactions=4)
 
 

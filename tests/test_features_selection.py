@@ -11,7 +11,7 @@ import pytest
 from tabbench.config import FeatureSelection, load_config
 from tabbench.datasets.sample import load_subsample
 from tabbench.exceptions import ConfigError, UnknownNameError
-from tabbench.features.outrank import rank_features
+from tabbench.features.ranking import rank_features
 from tabbench.job import find_split, run_job
 from tabbench.runner import plan
 
@@ -92,7 +92,8 @@ def test_a_top_k_job_trains_on_k_features_with_its_own_job_id(tmp_path):
 
 
 def test_selected_rows_are_told_apart_in_the_leaderboard(tmp_path):
-    from tabbench.leaderboard import task_scores, write_result
+    from tabbench.leaderboard import task_scores
+    from tabbench.results import write_result
     from tabbench.schema import result_frame
 
     config = load_config(ROOT / "configs" / "smoke.toml")

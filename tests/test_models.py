@@ -19,8 +19,8 @@ from tabbench.device import (
 )
 from tabbench.exceptions import TabbenchError, UnknownNameError
 from tabbench.metrics import default_metric, is_better, score
-from tabbench.models.base import get_model
-from tabbench.models.base import model_names as _all_names
+from tabbench.models import get_model
+from tabbench.models import model_names as _all_names
 from tabbench.preprocess import make_preprocessor
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -165,7 +165,7 @@ def test_importing_the_zoo_does_not_import_the_boosters():
         """
         import sys
         import tabbench.models.gbdt
-        from tabbench.models.base import model_names
+        from tabbench.models import model_names
         import tabbench.device
         names = model_names()
         assert {"xgboost", "lightgbm", "catboost"} <= set(names), names

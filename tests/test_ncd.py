@@ -9,8 +9,8 @@ import polars as pl
 import pytest
 
 from tabbench.exceptions import TabbenchError
-from tabbench.leaderboard import is_ncd, ncd_table, read_results, task_scores
-from tabbench.models.base import FitContext, get_model
+from tabbench.leaderboard import is_ncd, ncd_table, task_scores
+from tabbench.models import FitContext, get_model
 from tabbench.ncd import (
     NovelLabelLeak,
     cluster_accuracy,
@@ -22,6 +22,7 @@ from tabbench.ncd import (
 )
 from tabbench.ncd.runner import ncd_methods, run_ncd
 from tabbench.ncd.task import load_ncd_data
+from tabbench.results import read_results
 
 METHODS = ["kmeans", "ncd-kmeans", "ncd-spectral", "pbn"]
 

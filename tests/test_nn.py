@@ -16,10 +16,9 @@ import pytest
 
 from tabbench.device import cuda_available
 from tabbench.exceptions import ConfigError
-from tabbench.job import PreparedData
 from tabbench.metrics import score
-from tabbench.models.base import get_model
-from tabbench.preprocess import MAX_ONE_HOT, make_preprocessor
+from tabbench.models import get_model
+from tabbench.preprocess import MAX_ONE_HOT, PreparedData, make_preprocessor
 from tabbench.tuning import tune
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -109,8 +108,7 @@ def test_registering_the_zoo_does_not_import_torch():
         """
         import sys
         import tabbench
-        from tabbench.models.base import load_builtin_models, model_names
-        load_builtin_models()
+        from tabbench.models import model_names
         assert {"mlp", "mlp-plr", "resnet", "tabm"} <= set(model_names())
         heavy = {"torch", "tabm", "rtdl_num_embeddings"} & set(sys.modules)
         assert not heavy, heavy

@@ -15,14 +15,8 @@ import polars as pl
 import pytest
 
 from tabbench.exceptions import TabbenchWarning
-from tabbench.leaderboard import (
-    ncd_table,
-    read_results,
-    surrogate_table,
-    task_scores,
-    upgrade_results,
-    write_result,
-)
+from tabbench.leaderboard import ncd_table, surrogate_table, task_scores
+from tabbench.results import read_results, upgrade_results, write_result
 from tabbench.schema import KINDS, METRIC_COLUMNS, RESULT_SCHEMA, result_frame
 
 ROOT = Path(__file__).resolve().parents[1]

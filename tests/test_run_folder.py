@@ -19,13 +19,7 @@ import pytest
 
 from tabbench.config import load_config
 from tabbench.exceptions import TabbenchError, TabbenchWarning
-from tabbench.leaderboard import (
-    KEY_COLUMNS,
-    DamagedFileError,
-    read_checked,
-    read_results,
-    statuses,
-)
+from tabbench.results import KEY_COLUMNS, DamagedFileError, read_checked, read_results, statuses
 from tabbench.runlock import HOLDER_NAME, LOCK_NAME, holder, run_folder_lock
 from tabbench.runner import run_benchmark
 
@@ -83,7 +77,7 @@ def test_set_aside_keeps_every_damaged_copy_and_ignores_hidden_files(tmp_path, m
         def now(cls, tz=None):
             return datetime(2025, 1, 2, 3, 4, 5, tzinfo=tz)
 
-    monkeypatch.setattr("tabbench.leaderboard.datetime", Frozen)
+    monkeypatch.setattr("tabbench.results.datetime", Frozen)
     results, trials = tmp_path / "results", tmp_path / "trials"
     results.mkdir()
     trials.mkdir()

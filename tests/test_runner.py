@@ -12,8 +12,9 @@ import pytest
 from tabbench.config import BUDGETS, BenchmarkConfig, load_config
 from tabbench.datasets.registry import get_spec
 from tabbench.job import run_job
-from tabbench.leaderboard import read_results, standings
-from tabbench.models.base import MODELS, ModelSpec, get_model
+from tabbench.leaderboard import standings
+from tabbench.models import MODELS, ModelSpec, get_model
+from tabbench.results import read_results
 from tabbench.runner import plan, run_benchmark
 from tabbench.schema import RESULT_SCHEMA, TIMING_COLUMNS
 

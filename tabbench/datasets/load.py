@@ -9,12 +9,11 @@ a key that hashes the file's bytes and the spec, so a changed file is never serv
 
 from __future__ import annotations
 
-import csv
 import hashlib
+import inspect
 import json
 import os
 import warnings
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +21,11 @@ import numpy as np
 import polars as pl
 
 from tabbench._atomic import write_atomic_bytes, write_parquet_atomic
+from tabbench.datasets import synthetic
 from tabbench.datasets.dataset import ColumnKind, Dataset, time_as_int64
+from tabbench.datasets.read import read_table
 from tabbench.datasets.spec import DatasetSpec
-from tabbench.datasets.suites import ensure_built
+from tabbench.datasets.suites.build import ensure_built
 from tabbench.exceptions import DatasetError, TabbenchError, TabbenchWarning
 from tabbench.paths import safe_join
 
@@ -56,10 +57,6 @@ def fingerprint(spec: DatasetSpec) -> str:
         with spec.path.open("rb") as handle:
             digest.update(hashlib.file_digest(handle, "blake2b").digest())
     else:
-        import inspect
-
-        from tabbench.datasets import synthetic
-
         digest.update(inspect.getsource(synthetic).encode())
     return digest.hexdigest()
 
@@ -93,43 +90,6 @@ def load_dataset(spec: DatasetSpec, *, use_cache: bool = True, key: str | None =
     return dataset
 
 
-def read_table(path: Path, where: str | None = None) -> pl.DataFrame:
-    """Read a CSV or Parquet file into polars, with clear errors for unusable files."""
-    where = where or str(path)
-    if not path.is_file():
-        raise DatasetError(f"{where}: file not found")
-    if path.stat().st_size == 0:
-        raise DatasetError(f"{where}: file is empty")
-    suffix = path.suffix.lower()
-    if suffix in (".parquet", ".pq"):
-        import pyarrow.parquet as pq
-
-        try:
-            names = pq.read_schema(path).names
-        except Exception as exc:
-            raise DatasetError(f"{where}: not a readable Parquet file ({exc})") from None
-        _check_unique(names, where)
-        frame = pl.read_parquet(path)
-    elif suffix in (".csv", ".tsv", ".txt", ".gz"):
-        separator = "\t" if ".tsv" in path.name.lower() else ","
-        _check_unique(_csv_header(path, separator), where)
-        try:
-            frame = pl.read_csv(path, separator=separator, infer_schema_length=20_000,
-                                null_values=["", "NA", "NaN", "nan", "null", "NULL", "None"])
-        except pl.exceptions.PolarsError as exc:
-            first = str(exc).splitlines()[0]
-            message = _too_many_fields(path, separator, where) or \
-                f"{where}: cannot parse as CSV ({first})"
-            if "utf-8" in first.lower():
-                message = f"{where}: cannot parse as CSV ({first}); save the file as UTF-8"
-            raise DatasetError(message) from None
-    else:
-        raise DatasetError(f"{where}: unsupported file type {suffix!r}; expected .csv or .parquet")
-    if frame.width == 0 or frame.height == 0:
-        raise DatasetError(f"{where}: file has no data rows")
-    return frame
-
-
 def _check_file(spec: DatasetSpec) -> None:
     assert spec.path is not None
     if not spec.path.is_file():
@@ -138,40 +98,9 @@ def _check_file(spec: DatasetSpec) -> None:
         raise DatasetError(f"{spec.path}: file is empty")
 
 
-def _csv_header(path: Path, separator: str) -> list[str]:
-    opener = __import__("gzip").open if path.suffix == ".gz" else open
-    with opener(path, "rt", newline="", encoding="utf-8", errors="replace") as handle:
-        return next(csv.reader(handle, delimiter=separator), [])
-
-
-def _too_many_fields(path: Path, separator: str, where: str) -> str | None:
-    """The error for the first row with more fields than the header (polars does not say
-    which row), or ``None`` when every row fits."""
-    opener = __import__("gzip").open if path.suffix == ".gz" else open
-    try:
-        with opener(path, "rt", newline="", encoding="utf-8") as handle:
-            reader = csv.reader(handle, delimiter=separator)
-            width = len(next(reader, []))
-            for row in reader:
-                if len(row) > width:
-                    return (f"{where}: line {reader.line_num} has {len(row)} fields, the "
-                            f"header has {width}; quote cells that contain {separator!r}")
-    except (OSError, UnicodeDecodeError, csv.Error):
-        pass
-    return None
-
-
-def _check_unique(names: list[str], where: str) -> None:
-    duplicates = sorted(name for name, count in Counter(names).items() if count > 1)
-    if duplicates:
-        raise DatasetError(f"{where}: duplicate column names: {', '.join(map(repr, duplicates))}")
-
-
 def _raw_frame(spec: DatasetSpec) -> tuple[pl.DataFrame, str]:
     if spec.path is not None:
         return read_table(spec.path), str(spec.path)
-    from tabbench.datasets import synthetic
-
     assert spec.generator is not None
     return synthetic.generate(spec.generator, where=spec.where, **spec.generator_params), spec.where
 

@@ -1,17 +1,31 @@
-"""The dataset registry: TOML entries found in the project's and the user's dataset folders."""
+"""The dataset registry: TOML entries found in the project's and the user's dataset folders,
+adding an entry for a user's file, and listing and building the entries of a suite."""
 
 from __future__ import annotations
 
 import json
 import os
 import re
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import polars as pl
 
 from tabbench._atomic import write_atomic_bytes
+from tabbench.datasets.load import load_dataset
+from tabbench.datasets.read import read_table
 from tabbench.datasets.spec import DatasetSpec
+from tabbench.datasets.suites import SUITES
+from tabbench.datasets.suites.build import (
+    BuildResult,
+    audit_entry,
+    build_entry,
+    check_source,
+    data_path,
+)
 from tabbench.exceptions import DatasetError, UnknownNameError
+from tabbench.metrics import default_metric
 from tabbench.paths import check_name, ensure_dir, safe_join
 
 #: The project's own registry folder (the repository's ``datasets/``).
@@ -19,11 +33,11 @@ PROJECT_DATASETS = Path(__file__).resolve().parents[2] / "datasets"
 
 
 def check_datasets_dirs(folders: list[Path] | None) -> None:
-    """Raise :class:`DatasetError` naming the first ``--datasets-dir`` that is not a folder."""
+    """Raise :class:`DatasetError` naming the first of ``folders`` that is not a folder."""
     for folder in folders or []:
         if not Path(folder).is_dir():
             problem = "is not a folder" if Path(folder).exists() else "does not exist"
-            raise DatasetError(f"--datasets-dir {folder}: {problem}")
+            raise DatasetError(f"datasets_dirs {folder}: {problem}", parameter="datasets_dirs")
 
 
 def dataset_dirs(extra: list[Path] | None = None) -> list[Path]:
@@ -98,9 +112,6 @@ def add_dataset(
     The TOML goes to ``datasets_dir``, else the first ``$TABBENCH_DATASETS`` folder, else
     ``./datasets``. Returns the TOML's path. Raises :class:`DatasetError` on bad input.
     """
-    from tabbench.datasets.load import load_dataset, read_table
-    from tabbench.metrics import default_metric
-
     if name is not None:
         check_name(name, "--name", "datasets add", DatasetError)
     if time_column is not None and time_column == target:
@@ -138,7 +149,7 @@ def add_dataset(
         lines.append("categorical = [" + ", ".join(_toml_str(c) for c in categorical) + "]")
     lines.append(f"n_rows = {dataset.n_rows}")
     lines.append(f"description = {_toml_str(f'Added from {path.name} by tabbench datasets add.')}")
-    ensure_dir(folder, "datasets folder (--datasets-dir)")
+    ensure_dir(folder, "datasets folder")
 
     write_atomic_bytes(toml_path, ("\n".join(lines) + "\n").encode())
     return toml_path
@@ -160,3 +171,51 @@ def _toml_str(value: str) -> str:
     """``value`` as a TOML basic string (JSON's escapes, control characters included, are
     valid TOML)."""
     return json.dumps(value, ensure_ascii=False)
+
+
+def suite_specs(name: str, datasets_dirs: list[Path] | None = None) -> list[DatasetSpec]:
+    """The registry entries of suite ``name``, sorted by dataset name.
+
+    Raises :class:`~tabbench.exceptions.UnknownNameError` (listing the suites) for an
+    unknown name.
+    """
+    suite = SUITES.get(name)
+    specs = [spec for spec in list_specs(datasets_dirs).values()
+             if spec.build is not None and spec.build.suite == suite.name]
+    return sorted(specs, key=lambda spec: spec.name)
+
+
+def build_suite(name: str, *, force: bool = False,
+                on_progress: Callable[[BuildResult], None] | None = None,
+                on_start: Callable[[DatasetSpec], None] | None = None,
+                datasets_dirs: list[Path] | None = None, audit: bool = True) -> list[Path]:
+    """Build every dataset of suite ``name`` whose file is missing (all of them with ``force``).
+
+    Every source package is checked before the first build, so a missing ``[suite]`` extra
+    is one :class:`~tabbench.exceptions.MissingDependencyError` line and nothing is half
+    built. ``on_start(spec)`` is called before each dataset and ``on_progress(result)``
+    after it (datasets already present are reported too, with ``built=False``, and are
+    audited as well when ``audit`` is true). Returns the paths of the files built now.
+    """
+    specs = suite_specs(name, datasets_dirs)
+    todo = [spec for spec in specs if force or not data_path(spec).is_file()]
+    for spec in todo:
+        check_source(spec)
+    built: list[Path] = []
+    for spec in specs:
+        if on_start is not None:
+            on_start(spec)
+        if spec in todo:
+            result = build_entry(spec, audit=audit)
+            built.append(result.path)
+        else:
+            start = time.perf_counter()
+            path = data_path(spec)
+            table = pl.read_parquet(path) if audit else None
+            n_rows = table.height if table is not None else pl.scan_parquet(path).select(
+                pl.len()).collect().item()
+            report = audit_entry(spec, table) if table is not None else None
+            result = BuildResult(spec, path, False, n_rows, time.perf_counter() - start, report)
+        if on_progress is not None:
+            on_progress(result)
+    return built

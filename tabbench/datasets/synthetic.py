@@ -1,5 +1,7 @@
 """Synthetic tables with known ground truth, shaped like TabReD's industrial data.
 
+(Longer than 500 lines: each generator documents its ground truth beside its code.)
+
 TabReD (Rubachev et al., 2024) collects tables from industry: rows arrive over time, the
 feature distribution and the feature → target relation both drift, most features are
 uninformative or redundant, and some categoricals have thousands of levels. Real tables do

@@ -35,6 +35,9 @@ from tabbench.datasets.sample import load_subsample
 from tabbench.exceptions import TabbenchError, TabbenchWarning
 from tabbench.executors.local import ChildDied, ChildTimeout, call_in_child, closing_row
 from tabbench.job import Job, run_job, tune_shared
+from tabbench.metrics import get_metric
+from tabbench.models import get_model
+from tabbench.tuning import open_study
 
 Result = tuple[Job, dict[str, Any], Any]
 
@@ -109,6 +112,7 @@ class DaskExecutor:
 
     def _connect(self, stack: contextlib.ExitStack) -> Any:
         """A client of the scheduler, or of a new local cluster that ``stack`` closes."""
+        # deferred: Dask is heavy to import
         import dask
         from distributed import Client, LocalCluster
 
@@ -126,6 +130,7 @@ class DaskExecutor:
                                 f"scheduler there ({exc})") from None
 
     def _run(self, client: Any, jobs: list[Job]) -> Iterator[Result]:
+        # deferred: Dask is heavy to import
         from distributed import as_completed
 
         if self.time_limit and any(client.run(_is_daemon).values()):
@@ -169,10 +174,6 @@ class DaskExecutor:
 
     def _submit_tuners(self, client: Any, job: Job, data: Any, priority: int) -> list[Any]:
         """The tasks that tune ``job``'s shared study before the job itself runs."""
-        from tabbench.metrics import get_metric
-        from tabbench.models.base import get_model
-        from tabbench.tuning import open_study
-
         spec = get_model(job.model)
         n_trials = job.budget.trials_for(spec.family)
         if (self.tuning_workers < 2 or job.variant != "tuned" or not spec.tunable

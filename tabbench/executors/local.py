@@ -7,6 +7,8 @@ and becomes a ``timeout`` row, and a crashing job becomes a ``failed`` row.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import multiprocessing as mp
 import os
 import signal
@@ -43,12 +45,8 @@ def _child(conn: Connection, fn: Any, args: tuple) -> None:
 
 def _die_with_parent() -> None:
     """Ask Linux to kill this process when its parent (the driver) dies."""
-    try:
-        import ctypes
-
+    with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
 
 
 def closing_row(job: Job, status: str, error: str, started_at: datetime) -> dict[str, Any]:

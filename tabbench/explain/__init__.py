@@ -10,7 +10,9 @@ Modules
 ``space``        the interpretable feature space (original units, category names)
 ``importance``   permutation importance, native contributions, the high-dimensional pre-filter
 ``conditions``   readable conditions: thresholds and category sets
-``surrogates``   the surrogate kinds (``tree``, ``rules``, ``linear``) and their registry
+``surrogate``    the surrogate interface, its registry and the size search
+``tree``         the tree-shaped surrogates: ``tree`` and ``rules``
+``linear``       the sparse linear surrogate: ``linear``
 ``explain``      the pipeline, the result row and the output files
 
 Examples
@@ -36,7 +38,7 @@ from tabbench.explain.importance import (
     permutation_scores,
 )
 from tabbench.explain.space import FeatureSpace, feature_space
-from tabbench.explain.surrogates import (
+from tabbench.explain.surrogate import (
     SURROGATES,
     Surrogate,
     fidelity,
@@ -45,6 +47,11 @@ from tabbench.explain.surrogates import (
     register_surrogate,
     surrogate_names,
 )
+
+# each family registers its kinds on import; in this order the registry lists them as
+# tree, rules, linear
+from tabbench.explain import tree  # noqa: F401  # isort: skip
+from tabbench.explain import linear  # noqa: F401  # isort: skip
 
 __all__ = [
     "DEFAULT_MAX_ROWS",

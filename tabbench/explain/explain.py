@@ -2,15 +2,16 @@
 
 :func:`explain_model` does the work on a loaded dataset and split:
 
-1. fit the black box (the model's family preprocessing, fitted on the training part;
-   early stopping on the validation part, as in a benchmark job);
+1. fit the black box as a benchmark job does (:func:`tabbench.preprocess.prepare_data` for
+   the model's family, :func:`tabbench.tuning.fit_model`: early stopping on the validation
+   part);
 2. rank the features on the validation part by permutation importance and, for the
    boosters, by their native contributions (:mod:`tabbench.explain.importance`); with
    more than ``prefilter_above`` features only the ``prefilter_keep`` best by the
    booster's gain (other models: OutRank's score) are permuted;
 3. keep the ``top_k`` features and fit a surrogate of each candidate size on the training
    part to the black box's predictions, keeping the smallest one that is (nearly) the most
-   faithful on the validation part (:func:`tabbench.explain.surrogates.fit_surrogate`);
+   faithful on the validation part (:func:`tabbench.explain.surrogate.fit_surrogate`);
 4. measure on the test part: fidelity, the surrogate's own score, the black box's score.
 
 Everything happens in the interpretable space of :mod:`tabbench.explain.space` (numbers in
@@ -21,7 +22,6 @@ params from a previous run when there are some, and writes the result row and th
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import time
@@ -33,7 +33,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
+from sklearn.metrics import roc_auc_score
+from threadpoolctl import threadpool_limits
 
+from tabbench._atomic import write_atomic_bytes, write_parquet_atomic
+from tabbench.datasets.registry import get_spec
+from tabbench.datasets.sample import load_subsample
+from tabbench.device import resolve_device
 from tabbench.exceptions import TabbenchError
 from tabbench.explain.importance import (
     gain_importance,
@@ -42,11 +48,19 @@ from tabbench.explain.importance import (
     permutation_scores,
 )
 from tabbench.explain.space import FeatureSpace, feature_space
-from tabbench.explain.surrogates import Surrogate, fidelity, fit_surrogate, make_surrogate
-from tabbench.schema import SCHEMA_VERSION
+from tabbench.explain.surrogate import Surrogate, fidelity, fit_surrogate, make_surrogate
+from tabbench.metrics import default_metric, score
+from tabbench.models import get_model, library_versions
+from tabbench.paths import ensure_dir, safe_join
+from tabbench.preprocess import make_preprocessor, prepare_data
+from tabbench.runlock import run_folder_lock
+from tabbench.schema import JobIdentity
+from tabbench.splits import find_split
+from tabbench.tuning import fit_model, predict
 
 if TYPE_CHECKING:
     from tabbench.datasets.dataset import Dataset
+    from tabbench.models import ModelSpec
     from tabbench.splits import Split
 
 __all__ = [
@@ -153,28 +167,25 @@ def explain_model(dataset: Dataset, split: Split, model: str, *,
     >>> split = make_splits(data, "time")[0]                    # doctest: +SKIP
     >>> print(explain_model(data, split, "lightgbm", kind="rules").rules)  # doctest: +SKIP
     """
-    from threadpoolctl import threadpool_limits
-
-    from tabbench.metrics import default_metric
-    from tabbench.models.base import get_model, library_versions
-
     step = on_step or (lambda _: None)
-    spec = get_model(model, "--model")
-    make_surrogate(kind, "--surrogate", task=dataset.task)  # unknown kinds fail before any fit
+    spec = get_model(model, parameter="model")
+    # an unknown kind fails before any fit
+    make_surrogate(kind, parameter="kind", task=dataset.task)
     if dataset.task not in spec.task_types:
         message = (f"model {model!r} does not handle {dataset.task} tasks (dataset "
                    f"{dataset.name!r}); it handles: {', '.join(spec.task_types)}")
         raise TabbenchError(message)
     if top_k < 1:
-        raise TabbenchError(f"--top-k must be at least 1, got {top_k}")
+        message = f"top_k must be at least 1, got {top_k}"
+        raise TabbenchError(message, parameter="top_k")
     if row is not None and not 0 <= row < len(split.test):
-        message = (f"--row must be a row of the test part, 0 to {len(split.test) - 1}; "
+        message = (f"row must be a row of the test part, 0 to {len(split.test) - 1}; "
                    f"got {row}")
-        raise TabbenchError(message)
+        raise TabbenchError(message, parameter="row")
     started_at = datetime.now(UTC)
     metric = dataset.spec.metric or default_metric(dataset.task)
     params = dict(spec.default_params if params is None else params)
-    box = _fit_black_box(dataset, split, model, params, seed, n_threads, device, step)
+    box = _fit_black_box(dataset, split, spec, params, metric, seed, n_threads, device, step)
     # threadpoolctl limits the libraries loaded so far, and the model's own (the OpenMP
     # runtime of a booster) is loaded by its fit, so the pools are limited only now: a
     # booster predicting on all cores for each of thousands of permutations is several
@@ -187,7 +198,7 @@ def explain_model(dataset: Dataset, split: Split, model: str, *,
         top = tuple(importances["feature"].head(min(top_k, len(box.space.names))).to_list())
         columns = [box.space.names.index(name) for name in top]
         categorical = [i for i, j in enumerate(columns) if j in box.space.categories]
-        Zk = {name: box.Z[idx][:, columns] for name, idx in _parts(split).items()}
+        Zk = {name: Z[:, columns] for name, Z in box.Z.items()}
         step(f"fitting {kind} surrogates on {len(top)} features")
         search_started = time.perf_counter()
         surrogate, sizes = fit_surrogate(kind, Zk["train"], box.targets["train"], Zk["val"],
@@ -195,7 +206,8 @@ def explain_model(dataset: Dataset, split: Split, model: str, *,
                                          n_classes=dataset.n_classes, categorical=categorical,
                                          seed=seed, class_names=[str(c) for c in dataset.classes])
         search_seconds = time.perf_counter() - search_started
-        result = _base_row(dataset, split, model, params, kind, len(top), seed, run, metric)
+        identity = _identity(dataset, split, model, params, kind, len(top), seed, metric)
+        result = identity.base_row(run)
         result.update(_scores(dataset, split, metric, box, surrogate, sizes, Zk))
         result.update(
             n_trials=sizes.height,
@@ -225,7 +237,7 @@ class _BlackBox:
 
     estimator: Any
     space: FeatureSpace
-    Z: np.ndarray
+    Z: dict[str, np.ndarray]                      # the interpretable matrix per part
     predict_z: Callable[[np.ndarray], np.ndarray]  # the model as a function of Z
     native: bool                                  # whether the model's columns are Z's
     outputs: dict[str, np.ndarray]                # probabilities or values per part
@@ -238,40 +250,37 @@ def _parts(split: Split) -> dict[str, np.ndarray]:
     return {"train": split.train, "val": split.val, "test": split.test}
 
 
-def _fit_black_box(dataset: Dataset, split: Split, model: str, params: dict[str, Any],
-                   seed: int, n_threads: int, device: str, step: Step) -> _BlackBox:
-    """Fit the model on its own family's preprocessing; build the interpretable matrix."""
-    from tabbench.models.base import get_model
-    from tabbench.preprocess import make_preprocessor
-    from tabbench.tuning import predict
-
-    spec, task = get_model(model), dataset.task
+def _fit_black_box(dataset: Dataset, split: Split, spec: ModelSpec, params: dict[str, Any],
+                   metric: str, seed: int, n_threads: int, device: str,
+                   step: Step) -> _BlackBox:
+    """Fit the model as a benchmark job does (no round cap); build the interpretable matrix."""
+    task = dataset.task
     step("preprocessing")
-    frame, y, features = dataset.frame, dataset.target(), dataset.features
-    train_frame = frame[split.train]
-    gbdt = make_preprocessor("gbdt").fit(train_frame, features)
-    space = feature_space(gbdt, train_frame, features)
-    Z = gbdt.transform(frame)
-    own = gbdt if spec.family == "gbdt" else make_preprocessor(spec.family).fit(train_frame,
-                                                                               features)
-    X = Z if own is gbdt else own.transform(frame)
-    context = own.fit_context(task, dataset.n_classes, seed, n_threads, device)
-    step(f"fitting the black box ({model})")
-    estimator = spec.build(dict(params), context)
+    data = prepare_data(dataset, split, spec.family, metric=metric, seed=seed,
+                        n_threads=n_threads, device=device, max_rounds=None)
+    own = data.preprocessor
+    native = spec.family == "gbdt"  # the model's own columns are the interpretable ones
+    train_frame = dataset.frame[split.train]
+    if native:
+        gbdt, Z = own, {name: data.part(name)[0] for name in _parts(split)}
+    else:
+        gbdt = make_preprocessor("gbdt").fit(train_frame, dataset.features)
+        whole = gbdt.transform(dataset.frame)
+        Z = {name: whole[idx] for name, idx in _parts(split).items()}
+    space = feature_space(gbdt, train_frame, dataset.features)
+    step(f"fitting the black box ({spec.name})")
+    estimator, fit_seconds = fit_model(spec, params, data, seed)
     started = time.perf_counter()
-    estimator.fit(X[split.train], y[split.train], X[split.val], y[split.val])
-    fit_seconds = time.perf_counter() - started
-    started = time.perf_counter()
-    outputs = {name: predict(estimator, X[idx], task) for name, idx in _parts(split).items()}
+    outputs = {name: predict(estimator, data.part(name)[0], task) for name in _parts(split)}
     predict_seconds = time.perf_counter() - started
     targets = {name: out.argmax(axis=1) if task != "regression" else out
                for name, out in outputs.items()}
 
     def predict_z(Zp: np.ndarray) -> np.ndarray:
-        matrix = Zp if own is gbdt else own.transform(space.decode(Zp))
+        matrix = Zp if native else own.transform(space.decode(Zp))
         return predict(estimator, matrix, task)
 
-    return _BlackBox(estimator, space, Z, predict_z, own is gbdt, outputs, targets,
+    return _BlackBox(estimator, space, Z, predict_z, native, outputs, targets,
                      fit_seconds, predict_seconds)
 
 
@@ -280,7 +289,7 @@ def _rank(box: _BlackBox, dataset: Dataset, split: Split, metric: str, n_repeats
     """Permutation importance on (a sample of) the validation part, and native contributions."""
     rng = np.random.default_rng(seed)
     sample = np.sort(rng.permutation(len(split.val))[:PERMUTATION_ROWS])
-    Z_val, y_val = box.Z[split.val][sample], dataset.target()[split.val][sample]
+    Z_val, y_val = box.Z["val"][sample], dataset.target()[split.val][sample]
     candidates = _shortlist(box.estimator, dataset, split, box.space, prefilter_above,
                             prefilter_keep)
     step(f"permutation importance of {len(candidates)} features")
@@ -296,8 +305,6 @@ def _rank(box: _BlackBox, dataset: Dataset, split: Split, metric: str, n_repeats
 def _scores(dataset: Dataset, split: Split, metric: str, box: _BlackBox, surrogate: Surrogate,
             sizes: pl.DataFrame, Zk: dict[str, np.ndarray]) -> dict[str, Any]:
     """Fidelity, the surrogate's and the black box's scores, and the surrogate's size."""
-    from tabbench.metrics import score
-
     task, y, targets = dataset.task, dataset.target(), box.targets
     out: dict[str, Any] = {
         "status": "ok",
@@ -328,7 +335,7 @@ def _shortlist(estimator: Any, dataset: Dataset, split: Split, space: FeatureSpa
     if gain is not None:
         order = np.argsort(-gain, kind="stable")
         return sorted(order[:keep].tolist())
-    from tabbench.features.outrank import select_top_k
+    from tabbench.features.ranking import select_top_k
 
     names, _ = select_top_k(dataset, split, min(keep, n), method="mi-corrected")  # cheap
     return sorted(space.names.index(name) for name in names)
@@ -336,8 +343,6 @@ def _shortlist(estimator: Any, dataset: Dataset, split: Split, space: FeatureSpa
 
 def _auc(reference: np.ndarray, probability: np.ndarray) -> float:
     """ROC AUC of the surrogate's P(class 1) against the black box's class (NaN if one class)."""
-    from sklearn.metrics import roc_auc_score
-
     if len(np.unique(reference)) < 2:
         return math.nan
     return float(roc_auc_score(reference, probability))
@@ -347,31 +352,26 @@ def _size_value(size: Any) -> Any:
     return size.item() if hasattr(size, "item") else size
 
 
-def _base_row(dataset: Dataset, split: Split, model: str, params: dict[str, Any], kind: str,
-              top_k: int, seed: int, run: str, metric: str) -> dict[str, Any]:
-    """The identifying columns; ``job_id`` hashes what determines the result."""
+def _identity(dataset: Dataset, split: Split, model: str, params: dict[str, Any], kind: str,
+              top_k: int, seed: int, metric: str) -> JobIdentity:
+    """What the row is about; its ``job_id`` hashes what determines the result."""
     key = {"dataset": dataset.fingerprint, "n_rows": dataset.n_rows, "split": split.id,
            "black_box": model, "params": params, "surrogate": kind, "top_k": top_k,
-           "seed": seed, "metric": metric, "schema": SCHEMA_VERSION}
-    digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()
-    return {
-        "run": run, "kind": "surrogate", "dataset": dataset.name,
-        "dataset_fingerprint": dataset.fingerprint,
-        "job_id": f"{dataset.name}-{split.id}-surrogate-{model}-{kind}-k{top_k}-s{seed}-"
-                  f"{digest[:12]}",
-        "task": dataset.task, "split_strategy": split.id.rsplit("-", 1)[0],
-        "split_id": split.id, "model": f"surrogate:{model}", "variant": kind, "seed": seed,
-        "metric": metric,
-    }
-
-
+           "seed": seed, "metric": metric}
+    return JobIdentity(
+        kind="surrogate", dataset=dataset.name, dataset_fingerprint=dataset.fingerprint,
+        task=dataset.task, split_strategy=split.id.rsplit("-", 1)[0], split_id=split.id,
+        model=f"surrogate:{model}", variant=kind, seed=seed, metric=metric,
+        label=(dataset.name, split.id, "surrogate", model, kind, f"k{top_k}", f"s{seed}"),
+        key=key,
+    )
 
 
 def _local_text(row: int, split: Split, dataset: Dataset, box: _BlackBox, top: Sequence[str],
                 columns: Sequence[int], surrogate: Surrogate, model: str, kind: str,
                 vocab: dict[str, list[str]]) -> str:
     index = int(split.test[row])
-    x = box.Z[index, columns]
+    x = box.Z["test"][row, columns]
     values = []
     for name, j, value in zip(top, columns, x, strict=True):
         if math.isnan(value):
@@ -413,7 +413,7 @@ def tuned_params(out_dir: Path, dataset: Dataset, split_id: str,
     Only rows of the same dataset content (fingerprint) count. Returns ``(params, source)``,
     or ``(None, "default params")`` when the run folder has no such row.
     """
-    from tabbench.leaderboard import read_results
+    from tabbench.results import read_results
 
     folder = Path(out_dir) / "results"
     if not any(folder.glob("*.parquet")):
@@ -446,24 +446,17 @@ def explain_dataset(name: str, model: str, *, split_id: str | None = None, kind:
     Writes ``out/results/<job_id>.parquet`` and, in ``out/explain/<dataset>-<split>-<model>/``,
     ``rules.txt``, ``importances.parquet`` and (with ``row``) ``local.txt``.
     """
-    from tabbench._atomic import write_atomic_bytes, write_parquet_atomic
-    from tabbench.datasets.registry import get_spec
-    from tabbench.datasets.sample import load_subsample
-    from tabbench.device import resolve_device
-    from tabbench.features.outrank import resolve_split
-    from tabbench.leaderboard import upgrade_results, write_result
-    from tabbench.models.base import get_model
-    from tabbench.paths import ensure_dir, safe_join
-    from tabbench.runlock import run_folder_lock
+    from tabbench.results import upgrade_results, write_result
 
     if max_rows is not None and max_rows < 1:
-        raise TabbenchError(f"--max-rows must be at least 1, got {max_rows}")
-    spec = get_model(model, "--model")
+        message = f"max_rows must be at least 1, got {max_rows}"
+        raise TabbenchError(message, parameter="max_rows")
+    spec = get_model(model, parameter="model")
     out_dir = Path(out) if out is not None else Path.cwd() / "leaderboard" / "default"
     (on_step or (lambda _: None))(f"loading {name}")
     dataset = load_subsample(get_spec(name, datasets_dirs, "explain"), max_rows)
-    split = resolve_split(dataset, split_id)
-    ensure_dir(out_dir, "run folder (--out)")
+    split = find_split(dataset, split_id)
+    ensure_dir(out_dir, "run folder")
     with run_folder_lock(out_dir, "tabbench explain"):
         params, source = tuned_params(out_dir, dataset, split.id, spec.name)
         device = resolve_device(device) if spec.supports_gpu else "cpu"

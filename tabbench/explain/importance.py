@@ -21,6 +21,8 @@ from typing import Any
 
 import numpy as np
 import polars as pl
+from scipy.stats import rankdata
+from sklearn.inspection import permutation_importance
 
 from tabbench.metrics import get_metric, score
 
@@ -85,8 +87,6 @@ def permutation_scores(predict: Predict, X: np.ndarray, y: np.ndarray, metric: s
     ndarray
         The mean importance per column of ``X`` (NaN for columns not permuted).
     """
-    from sklearn.inspection import permutation_importance
-
     sign = 1.0 if get_metric(metric).direction == "maximize" else -1.0
     fast = _FAST.get(metric) if len(np.unique(y)) == 2 else None
 
@@ -115,8 +115,6 @@ def _binary_auc(y_true: np.ndarray, p1: np.ndarray) -> float:
     Equal to ``sklearn.metrics.roc_auc_score``, without its input validation, which costs
     more than the prediction itself in the thousands of calls of a permutation run.
     """
-    from scipy.stats import rankdata
-
     positive = np.asarray(y_true) == 1
     n_pos = int(positive.sum())
     n_neg = len(positive) - n_pos
@@ -131,7 +129,7 @@ _FAST: dict[str, Callable[[np.ndarray, np.ndarray], float]] = {"roc_auc": _binar
 
 
 def _xgboost_contributions(model: Any, X: np.ndarray) -> np.ndarray:
-    import xgboost as xgb
+    import xgboost as xgb  # heavy: imported only when an XGBoost model is explained
 
     data = xgb.DMatrix(X, feature_types=model._feature_types, enable_categorical=True)
     raw = model.booster_.predict(data, pred_contribs=True, iteration_range=(0, model.n_iterations_))

@@ -1,17 +1,27 @@
-"""Feature ranking (OutRank method) and ranking before tuning.
+"""Feature ranking (the OutRank method and relatives), on the training part of a split.
 
 ``encode``
     Columns → small integer codes (quantile bins for numbers, missing as its own code).
-``outrank``
-    Mutual information from ``bincount`` contingency tables, its cardinality correction,
-    3MR and JMI selection, held-out information, interactions, the
-    :data:`~tabbench.features.outrank.RANKERS` registry (``mi``, ``mi-corrected``,
-    ``mi-heldout``, ``3mr``, ``jmi``) and the ranking outputs.
+``estimators``
+    Mutual information from ``bincount`` contingency tables, its cardinality (chance)
+    correction, and held-out information.
+``rankers``
+    The ranker interface (:class:`~tabbench.features.rankers.RankContext`,
+    :class:`~tabbench.features.rankers.Ranker`) and the
+    :data:`~tabbench.features.rankers.RANKERS` registry.
+``univariate``, ``greedy``
+    The registered rankers, one module per family: ``mi``, ``mi-corrected`` and
+    ``mi-heldout`` score each feature alone; ``3mr`` and ``jmi`` select greedily on pairs.
 ``quality``
     Per-feature data-quality checks (coverage, cardinality, constant, duplicates, id-like
     columns, suspected target leaks).
-``evaluate``
-    Tune the same models on all features and on each top-k, and compare.
+``ranking``
+    The ranking table (with interactions and the quality report), ranking a dataset, the
+    top-k selection of a benchmark job, and the Parquet file.
+
+Importing this package registers every ranker family, so
+:data:`~tabbench.features.rankers.RANKERS` is complete after any ``import
+tabbench.features...``. Tuning on each top-k and comparing is :mod:`tabbench.topk`.
 
 Examples
 --------
@@ -22,17 +32,18 @@ Examples
 
 from __future__ import annotations
 
-from tabbench.features.outrank import (
-    RANKERS,
-    Ranker,
+# the families in registration order, which is the order of RANKERS.names()
+# isort: off
+from tabbench.features import univariate  # noqa: F401  (registers mi, mi-corrected, mi-heldout)
+from tabbench.features import greedy  # noqa: F401  (registers 3mr, jmi)
+# isort: on
+from tabbench.features.estimators import heldout_information, mutual_information
+from tabbench.features.rankers import RANKERS, Ranker, register_ranker
+from tabbench.features.ranking import (
     Ranking,
-    heldout_information,
-    mutual_information,
     rank_dataset,
     rank_features,
     rank_table,
-    register_ranker,
-    resolve_split,
     save_ranking,
     select_top_k,
 )
@@ -41,22 +52,12 @@ __all__ = [
     "RANKERS",
     "Ranker",
     "Ranking",
-    "evaluate_top_k",
     "heldout_information",
     "mutual_information",
     "rank_dataset",
     "rank_features",
     "rank_table",
     "register_ranker",
-    "resolve_split",
     "save_ranking",
     "select_top_k",
 ]
-
-
-def __getattr__(name: str):
-    if name == "evaluate_top_k":  # imports the runner; only when asked for
-        from tabbench.features.evaluate import evaluate_top_k
-
-        return evaluate_top_k
-    raise AttributeError(f"module 'tabbench.features' has no attribute {name!r}")

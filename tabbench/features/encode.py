@@ -27,6 +27,7 @@ Examples
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -193,8 +194,6 @@ def encode_column(series: pl.Series, kind: str, *, bins: int = DEFAULT_BINS,
 
 def zlib_crc(text: str) -> int:
     """A stable 32-bit number from a column name (``hash()`` changes between processes)."""
-    import zlib
-
     return zlib.crc32(text.encode())
 
 

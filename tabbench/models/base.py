@@ -1,9 +1,16 @@
-"""ModelSpec, the fit context handed to model factories, and the model registry."""
+"""ModelSpec, the fit context handed to model factories, and the registry they join.
+
+The zoo's modules (:mod:`~tabbench.models.classic`, ``gbdt``, ``nn``, ``ncd``) register
+their specs here when :mod:`tabbench.models` imports them; look models up with
+:func:`tabbench.models.get_model`.
+"""
 
 from __future__ import annotations
 
+import platform
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from importlib.metadata import PackageNotFoundError, version
 from typing import Any, Literal, Protocol
 
 import numpy as np
@@ -85,9 +92,6 @@ _FAMILY_PACKAGES = {"nn": ("torch", "rtdl_num_embeddings", "tabm")}
 
 def library_versions(spec: ModelSpec, n_threads: int | None = None) -> dict[str, Any]:
     """Python and package versions a model's results depend on (and its thread count)."""
-    import platform
-    from importlib.metadata import PackageNotFoundError, version
-
     packages = list(_COMMON_PACKAGES)
     packages += [spec.name] if spec.family == "gbdt" else list(_FAMILY_PACKAGES.get(spec.family, ()))
     found: dict[str, Any] = {"python": platform.python_version()}
@@ -104,27 +108,3 @@ def library_versions(spec: ModelSpec, n_threads: int | None = None) -> dict[str,
 def register_model(spec: ModelSpec) -> ModelSpec:
     """Add a model to the registry (duplicate names raise)."""
     return MODELS.register(spec.name, spec)
-
-
-def get_model(name: str, where: str = "") -> ModelSpec:
-    """Look up a model by name, importing the built-in zoo on first use."""
-    load_builtin_models()
-    return MODELS.get(name, where)
-
-
-def model_names() -> list[str]:
-    """Names of all registered models."""
-    load_builtin_models()
-    return MODELS.names()
-
-
-_LOADED = False
-
-
-def load_builtin_models() -> None:
-    """Register the built-in models (their modules import heavy libraries lazily)."""
-    global _LOADED
-    if _LOADED:
-        return
-    _LOADED = True
-    from tabbench.models import classic, gbdt, ncd, nn  # noqa: F401  (registration side effect)

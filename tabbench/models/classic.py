@@ -60,6 +60,7 @@ class SklearnModel:
         y_val: np.ndarray | None = None,
     ) -> SklearnModel:
         """Fit on the training rows (the validation part is not used by these models)."""
+        # deferred: SciPy and scikit-learn are heavy to import
         from scipy.linalg import LinAlgWarning
         from sklearn.dummy import DummyClassifier
         from sklearn.exceptions import ConvergenceWarning
@@ -109,6 +110,7 @@ def _builder(make: Callable[[dict[str, Any], FitContext], Any]) -> Callable[...,
 
 
 def _make_dummy(params: dict[str, Any], context: FitContext) -> Any:
+    # deferred: scikit-learn is heavy to import
     from sklearn.dummy import DummyClassifier, DummyRegressor
 
     if context.task == "regression":
@@ -119,6 +121,7 @@ def _make_dummy(params: dict[str, Any], context: FitContext) -> Any:
 def _make_linear(params: dict[str, Any], context: FitContext) -> Any:
     # The search space suggests both C (classification) and alpha (regression); the one
     # that does not apply to the task is ignored.
+    # deferred: scikit-learn is heavy to import
     from sklearn.linear_model import LogisticRegression, Ridge
 
     params = dict(params)
@@ -138,6 +141,7 @@ def _linear_space(trial: Any) -> dict[str, Any]:
 
 
 def _make_forest(params: dict[str, Any], context: FitContext) -> Any:
+    # deferred: scikit-learn is heavy to import
     from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 
     cls = RandomForestRegressor if context.task == "regression" else RandomForestClassifier

@@ -331,6 +331,7 @@ class CatBoostModel(BoosterModel):
         categorical = set(self.context.categorical)
         if not categorical:
             return catboost.Pool(X, y)
+        # deferred: pandas is heavy to import
         import pandas as pd
 
         columns = {}

@@ -148,6 +148,7 @@ class PlainKMeans(_Clusterer):
     """k-means on the unlabelled rows only (the known classes are ignored)."""
 
     def _cluster(self, U: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+        # deferred: scikit-learn is heavy to import
         from sklearn.cluster import KMeans
 
         km = KMeans(self.n_novel, n_init=int(self.params.get("n_init", 10)),
@@ -163,6 +164,7 @@ class NCDSpectral(_Clusterer):
     """``ncd-kmeans`` in a normalized-Laplacian spectral embedding of all rows."""
 
     def _embed(self, X: np.ndarray, y: np.ndarray) -> np.ndarray:
+        # deferred: SciPy is heavy to import
         from scipy.sparse.csgraph import minimum_spanning_tree
         from scipy.spatial.distance import pdist, squareform
 
@@ -187,6 +189,7 @@ class NCDSpectral(_Clusterer):
         One eigenvector per class, as spectral clustering does: a candidate k is judged in
         the embedding the method would use for k, never in the one built for another k.
         """
+        # deferred: SciPy is heavy to import
         from scipy.linalg import eigh
 
         A = self._affinity
@@ -203,6 +206,7 @@ class PBN(_Clusterer):
     """Projection-based NCD: autoencoder + known-class classifier on an L2-normalized latent."""
 
     def _embed(self, X: np.ndarray, y: np.ndarray) -> np.ndarray:
+        # deferred: torch is heavy to import
         import torch
         from torch import nn
 
@@ -254,6 +258,7 @@ class PBN(_Clusterer):
             return nn.functional.normalize(encoder(Xt), dim=1).numpy().astype(np.float64)
 
     def _cluster(self, U: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+        # deferred: scikit-learn is heavy to import
         from sklearn.cluster import KMeans
 
         km = KMeans(self.n_novel, n_init=int(self.params.get("n_init", 10)),

@@ -95,7 +95,7 @@ class NeuralNetModel:
 
     Examples
     --------
-    >>> from tabbench.models.base import FitContext, get_model
+    >>> from tabbench.models import FitContext, get_model
     >>> X = np.random.default_rng(0).normal(size=(64, 3)).astype(np.float32)
     >>> y = (X[:, 0] > 0).astype(np.int64)
     >>> context = FitContext(task="binary", n_classes=2, feature_names=("a", "b", "c"))
@@ -137,6 +137,7 @@ class NeuralNetModel:
         y_val: np.ndarray | None = None,
     ) -> NeuralNetModel:
         """Train on the training rows, early-stopping on ``(X_val, y_val)`` when given."""
+        # deferred: torch is heavy to import
         from tabbench.models import nn_modules, nn_train
 
         ctx = self.context
@@ -197,6 +198,7 @@ class NeuralNetModel:
         self.context.report(epoch, self._decode(raw))
 
     def _raw_predict(self, X: np.ndarray) -> np.ndarray:
+        # deferred: torch is heavy to import
         from tabbench.models import nn_train
 
         if not hasattr(self, "network_"):
@@ -224,6 +226,7 @@ class NeuralNetModel:
 
         The file is read back by :meth:`load` with ``torch.load(..., weights_only=True)``.
         """
+        # deferred: torch is heavy to import
         import torch
 
         if not hasattr(self, "network_"):
@@ -253,6 +256,7 @@ class NeuralNetModel:
     @classmethod
     def load(cls, path: str | Path, *, device: str = "cpu", n_threads: int = 1) -> NeuralNetModel:
         """Read a model written by :meth:`save` (safely: ``weights_only=True``)."""
+        # deferred: torch is heavy to import
         import torch
 
         from tabbench.models import nn_modules
@@ -293,6 +297,7 @@ def _torch_device(requested: str) -> str:
     """``"cuda"`` when requested and torch sees a GPU; otherwise ``"cpu"`` (with a warning)."""
     if requested != "cuda":
         return "cpu"
+    # deferred: torch is heavy to import
     import torch
 
     if torch.cuda.is_available():
@@ -304,6 +309,7 @@ def _torch_device(requested: str) -> str:
 
 def _layout(X: np.ndarray, context: FitContext) -> Layout:
     """Split the columns into continuous, binary (only 0/1 in training) and categorical."""
+    # deferred: torch is heavy to import
     from tabbench.models.nn_modules import Layout
 
     categorical = set(context.categorical)
@@ -359,8 +365,7 @@ def _builder(architecture: str) -> Any:
     return build
 
 
-# cost: a default fit on 12,000 flights rows, one CPU thread, early stopping, took 8.6 s
-# (mlp), 12 s (mlp-plr), 21 s (resnet) and 97 s (tabm), against 0.3 s for lightgbm (cost 1).
+# cost: run time relative to lightgbm's (1), from one default fit of each (docs/measurements.md)
 _MODELS = (
     ("mlp", _body_space, "Multilayer perceptron (TabReD's MLP), quantile-normalized inputs.", 30),
     ("mlp-plr", _plr_space, "MLP on periodic embeddings of the numbers (PLR, "

@@ -43,6 +43,7 @@ def estimate_k(model, k_max: int = 10) -> tuple[int, dict[int, float]]:
 
 
 def _silhouette_curve(model, k_max: int) -> dict[int, float]:
+    # deferred: scikit-learn is heavy to import
     from sklearn.metrics import silhouette_score
 
     is_unlabelled = model.y_ < 0

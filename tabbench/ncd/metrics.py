@@ -11,6 +11,7 @@ def cluster_accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
     >>> cluster_accuracy(np.array([0, 0, 1, 1]), np.array([1, 1, 0, 0]))
     1.0
     """
+    # deferred: SciPy is heavy to import
     from scipy.optimize import linear_sum_assignment
 
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
@@ -29,6 +30,7 @@ def cluster_accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
 
 def ncd_scores(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
     """``acc``, ``nmi`` and ``ari`` of a clustering against the true classes."""
+    # deferred: scikit-learn is heavy to import
     from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
     return {"acc": cluster_accuracy(y_true, y_pred),

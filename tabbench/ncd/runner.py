@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from collections.abc import Callable
@@ -12,11 +11,16 @@ from typing import Any
 
 import numpy as np
 
-from tabbench.models.base import FitContext, get_model, library_versions, model_names
+from tabbench.exceptions import TabbenchError
+from tabbench.models import FitContext, get_model, library_versions, model_names
 from tabbench.ncd.estimate import ESTIMATE_FITS, estimate_k_averaged
 from tabbench.ncd.metrics import ncd_scores
 from tabbench.ncd.task import load_ncd_data, make_task
 from tabbench.ncd.tuning import tune_ncd
+from tabbench.paths import ensure_dir
+from tabbench.results import upgrade_results, write_result
+from tabbench.runlock import run_folder_lock
+from tabbench.schema import JobIdentity
 
 
 def ncd_methods() -> list[str]:
@@ -34,25 +38,19 @@ def run_ncd(dataset: str, novel: list[int], *, methods: list[str] | None = None,
     classes; ``metric_nmi``/``metric_ari`` are means too, ``metric_k_hat`` the mean estimate
     of the number of novel classes (with ``estimate``, the clusters use k̂ instead of k).
     """
-    from tabbench.leaderboard import upgrade_results
-    from tabbench.paths import ensure_dir
-    from tabbench.runlock import run_folder_lock
-
     X, y = load_ncd_data(dataset)
     names = methods or ncd_methods()
     for name in names:
-        spec = get_model(name, "--methods")
+        spec = get_model(name, parameter="methods")
         if "ncd" not in spec.task_types:
-            from tabbench.exceptions import TabbenchError
-
-            message = (f"--methods: {name!r} is not an NCD method; NCD methods are: "
+            message = (f"methods: {name!r} is not an NCD method; NCD methods are: "
                        f"{', '.join(ncd_methods())}")
-            raise TabbenchError(message)
+            raise TabbenchError(message, parameter="methods")
     make_task(X, y, novel, seed=seeds[0], dataset=dataset)  # bad classes fail before any write
     if out is None:
         return _run_methods(X, y, dataset, novel, names, seeds, estimate, n_trials, k_max,
                             None, run, n_threads, on_result)
-    out = ensure_dir(Path(out), "run folder (--out)")
+    out = ensure_dir(Path(out), "run folder")
     with run_folder_lock(out, "tabbench ncd"):
         upgrade_results(out)  # a run folder holds one schema, whoever wrote its files
         return _run_methods(X, y, dataset, novel, names, seeds, estimate, n_trials, k_max,
@@ -63,8 +61,6 @@ def _run_methods(X, y, dataset: str, novel: list[int], names: list[str], seeds, 
                  n_trials: int, k_max: int, out: Path | None, run: str, n_threads: int,
                  on_result: Callable[[dict[str, Any]], None] | None) -> list[dict[str, Any]]:
     """One result row per NCD method (written to ``out`` when given)."""
-    from tabbench.leaderboard import write_result
-
     rows = []
     for name in names:
         spec = get_model(name)
@@ -93,16 +89,16 @@ def _run_methods(X, y, dataset: str, novel: list[int], names: list[str], seeds, 
             params_used = params
         mean = {k: float(np.mean([s[k] for s in per_seed])) for k in per_seed[0]}
         accs = [s["acc"] for s in per_seed]
-        key = json.dumps([dataset, sorted(novel), name, list(seeds), estimate, n_trials, k_max])
+        identity = JobIdentity(
+            kind="ncd", dataset=dataset, dataset_fingerprint=None, task="ncd",
+            split_strategy="stratified", split_id="novel-" + "-".join(map(str, sorted(novel))),
+            model=name,
+            variant=("tuned" if n_trials else "default") + ("-k-estimated" if estimate else ""),
+            seed=int(seeds[0]), metric="acc", label=(dataset, "ncd", name),
+            key={"novel": sorted(novel), "model": name, "seeds": list(seeds),
+                 "estimate": estimate, "n_trials": n_trials, "k_max": k_max})
         row = {
-            "run": run, "kind": "ncd",
-            "job_id": f"{dataset}-ncd-{name}-{hashlib.sha256(key.encode()).hexdigest()[:12]}",
-            "dataset": dataset, "dataset_fingerprint": None, "task": "ncd",
-            "split_strategy": "stratified", "split_id": "novel-" + "-".join(map(str, sorted(novel))),
-            "model": name,
-            "variant": ("tuned" if n_trials else "default") + ("-k-estimated" if estimate else ""),
-            "seed": int(seeds[0]), "status": "ok", "error": None, "metric": "acc",
-            "val_score": None, "test_score": mean["acc"],
+            **identity.base_row(run), "status": "ok", "error": None, "val_score": None, "test_score": mean["acc"],
             "test_score_std": float(np.std(accs)) if len(accs) > 1 else 0.0,
             "metric_acc": mean["acc"], "metric_nmi": mean["nmi"], "metric_ari": mean["ari"],
             "metric_k_hat": mean["k_hat"],

@@ -15,7 +15,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from tabbench._registry import Registry
-from tabbench.exceptions import TabbenchError
+from tabbench.datasets.load import load_dataset
+from tabbench.datasets.registry import list_specs
+from tabbench.datasets.synthetic import generate
+from tabbench.exceptions import TabbenchError, UnknownNameError
+from tabbench.preprocess import make_preprocessor
 
 __all__ = ["NCD_DATASETS", "NCDTask", "NovelLabelLeak", "load_ncd_data", "make_task",
            "tuning_guard"]
@@ -103,6 +107,7 @@ NCD_DATASETS: Registry[Callable[[], tuple[np.ndarray, np.ndarray]]] = Registry("
 
 
 def _digits() -> tuple[np.ndarray, np.ndarray]:
+    # deferred: scikit-learn is heavy to import
     from sklearn.datasets import load_digits
 
     X, y = load_digits(return_X_y=True)
@@ -110,8 +115,6 @@ def _digits() -> tuple[np.ndarray, np.ndarray]:
 
 
 def _blobs() -> tuple[np.ndarray, np.ndarray]:
-    from tabbench.datasets.synthetic import generate
-
     frame = generate("blobs", n_rows=1200, n_classes=8, n_features=6, seed=0)
     return frame.drop("target").to_numpy(), frame["target"].to_numpy()
 
@@ -131,17 +134,13 @@ def load_ncd_data(name: str) -> tuple[np.ndarray, np.ndarray]:
     """
     if name in NCD_DATASETS:
         return NCD_DATASETS.get(name)()
-    from tabbench.datasets.load import load_dataset
-    from tabbench.datasets.registry import list_specs
-    from tabbench.exceptions import TabbenchError, UnknownNameError
-    from tabbench.preprocess import make_preprocessor
-
     specs = list_specs()
     if name.lower() not in specs:
-        raise UnknownNameError("NCD dataset", name, [*NCD_DATASETS.names(), *specs], "--dataset")
+        raise UnknownNameError("NCD dataset", name, [*NCD_DATASETS.names(), *specs],
+                               parameter="dataset")
     dataset = load_dataset(specs[name.lower()])
     if dataset.task == "regression":
-        raise TabbenchError(f"--dataset: {name!r} is a regression dataset; novel class "
-                            "discovery needs classes")
+        raise TabbenchError(f"dataset: {name!r} is a regression dataset; novel class "
+                            "discovery needs classes", parameter="dataset")
     X = make_preprocessor("classic").fit(dataset.frame, dataset.features).transform(dataset.frame)
     return X.astype(np.float64), dataset.target()

@@ -48,6 +48,7 @@ def tune_ncd(spec: ModelSpec, task: NCDTask, *, n_trials: int = 10, n_folds: int
 
     The default params are the first trial, so tuning never does worse on the CV score.
     """
+    # deferred: Optuna is heavy to import
     import optuna
 
     with tuning_guard():

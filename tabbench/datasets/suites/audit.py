@@ -35,8 +35,11 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from tabbench.datasets.dataset import Dataset
+from tabbench.datasets.read import read_table
 from tabbench.datasets.spec import DatasetSpec
 from tabbench.exceptions import DatasetError, TabbenchWarning
+from tabbench.splits import make_splits
 
 #: A column scoring above this alone, or a row id correlating above it with time, is flagged.
 THRESHOLD = 0.99
@@ -89,8 +92,6 @@ def audit_table(spec: DatasetSpec, frame: pl.DataFrame | None = None, *,
     >>> audit_table(spec, toy, warn=False).select("column", "score", "flag").row(0)
     ('copy', 1.0, 'predicts the target')
     """
-    from tabbench.datasets.load import read_table
-
     if spec.time_column is None:
         raise DatasetError(f"{spec.where}: the leakage audit needs a time_column")
     if frame is None:
@@ -175,8 +176,6 @@ def _check_columns(spec: DatasetSpec, frame: pl.DataFrame) -> None:
 
 def _as_dataset(spec: DatasetSpec, frame: pl.DataFrame):
     """The table as a :class:`Dataset` for the splitter (every column kept, none cleaned)."""
-    from tabbench.datasets.dataset import Dataset
-
     time = frame.get_column(spec.time_column)
     if not (time.dtype.is_temporal() or time.dtype.is_integer()):
         raise DatasetError(f"{spec.where}: time column {spec.time_column!r} must hold dates, "
@@ -192,8 +191,6 @@ def _as_dataset(spec: DatasetSpec, frame: pl.DataFrame):
 
 
 def _time_parts(dataset) -> tuple[np.ndarray, np.ndarray]:
-    from tabbench.splits import make_splits
-
     split = make_splits(dataset, "time", {}, seed=0)[0]
     return split.train, split.val
 
@@ -218,6 +215,7 @@ def _score(series: pl.Series, y: np.ndarray, train: np.ndarray, val: np.ndarray,
 
 def _tree(x: np.ndarray, y: np.ndarray, train: np.ndarray, val: np.ndarray,
           task: str) -> np.ndarray:
+    # deferred: scikit-learn is heavy to import
     from sklearn.tree import DecisionTreeClassifier
 
     if task == "regression":
@@ -232,6 +230,7 @@ def _tree(x: np.ndarray, y: np.ndarray, train: np.ndarray, val: np.ndarray,
 
 def _regression(x: np.ndarray, y: np.ndarray, train: np.ndarray, val: np.ndarray) -> np.ndarray:
     """The validation predictions of a fine tree or of a line, whichever scores better."""
+    # deferred: scikit-learn is heavy to import
     from sklearn.metrics import r2_score
     from sklearn.tree import DecisionTreeRegressor
 
@@ -266,6 +265,7 @@ def _encode(levels: np.ndarray, y: np.ndarray, train: np.ndarray, val: np.ndarra
 
 def _metric(task: str, y: np.ndarray, train: np.ndarray, val: np.ndarray,
             prediction: np.ndarray) -> float | None:
+    # deferred: scikit-learn is heavy to import
     from sklearn.metrics import r2_score, roc_auc_score
 
     truth = y[val]
@@ -295,6 +295,7 @@ def _time_order(series: pl.Series, time: np.ndarray) -> tuple[float, float | Non
     times = time[known]
     if np.all(times == times[0]) or np.all(ranks == ranks[0]):
         return share, None
+    # deferred: SciPy is heavy to import
     from scipy.stats import spearmanr
 
     return share, float(spearmanr(ranks, times).statistic)

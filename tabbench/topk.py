@@ -1,4 +1,8 @@
-"""Does ranking before tuning pay? Tune the same models on all features and on each top-k.
+"""Ranking before tuning: rank a dataset's features, and test whether its top-k pays.
+
+:func:`rank_and_save` ranks a registered dataset's features (see
+:func:`tabbench.features.rank_dataset`) and writes the ranking and its chart
+(``<out>/features/<dataset>-<split>.parquet`` and ``.png``).
 
 :func:`evaluate_top_k` plans ordinary benchmark jobs — one per model, seed and feature
 set (all features, then each ``top_k``) on one split — and runs them with
@@ -22,19 +26,51 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from tabbench.config import DEFAULT_SELECTION_METHOD
+from tabbench._atomic import write_atomic_bytes, write_parquet_atomic
+from tabbench.config import BUDGETS, BenchmarkConfig, FeatureSelection
+from tabbench.datasets.registry import get_spec
+from tabbench.datasets.sample import load_subsample
 from tabbench.exceptions import TabbenchError
+from tabbench.features import RANKERS, Ranking, rank_dataset, save_ranking
+from tabbench.features.rankers import DEFAULT_SELECTION_METHOD
+from tabbench.metrics import default_metric, get_metric
+from tabbench.plots import ranking_chart, save, topk_chart
+from tabbench.results import read_results
+from tabbench.runner import RunSummary, run_benchmark
+from tabbench.splits import find_split
 
 if TYPE_CHECKING:
-    from tabbench.runner import RunSummary
+    from matplotlib.figure import Figure
 
-__all__ = ["Evaluation", "evaluate_top_k", "parse_ks"]
+__all__ = ["Evaluation", "evaluate_top_k", "parse_ks", "rank_and_save"]
+
+
+def rank_and_save(dataset: str, *, out_dir: Path, top: int = 30, split_id: str | None = None,
+                  max_rows: int | None = None, datasets_dirs: list[Path] | None = None,
+                  **options: Any) -> tuple[Ranking, Path, Path]:
+    """Rank a registered dataset's features and write the ranking and its chart.
+
+    Writes ``<out_dir>/features/<dataset>-<split>.parquet`` and, beside it, a ``.png`` bar
+    chart of the ``top`` best features. ``split_id``, ``max_rows``, ``datasets_dirs`` and
+    ``options`` are those of :func:`tabbench.features.rank_dataset`.
+
+    Returns
+    -------
+    tuple of (Ranking, Path, Path)
+        The ranking, the Parquet file and the chart.
+    """
+    ranking = rank_dataset(dataset, split_id=split_id, max_rows=max_rows,
+                           datasets_dirs=datasets_dirs, **options)
+    parquet = save_ranking(ranking, out_dir)
+    png = parquet.with_suffix(".png")
+    _write_png(ranking_chart(ranking, top), png)
+    return ranking, parquet, png
 
 
 @dataclass(frozen=True, eq=False)
@@ -58,17 +94,17 @@ def parse_ks(text: str | Sequence[int], n_features: int) -> list[int]:
         try:
             ks = [int(part) for part in text.split(",") if part.strip()]
         except ValueError:
-            message = f"--k: expected comma-separated integers such as 5,10,20, got {text!r}"
-            raise TabbenchError(message) from None
+            message = f"k: expected comma-separated integers such as 5,10,20, got {text!r}"
+            raise TabbenchError(message, parameter="k") from None
     else:
         ks = [int(k) for k in text]
     if not ks:
-        raise TabbenchError("--k: give at least one number of features")
+        raise TabbenchError("k: give at least one number of features", parameter="k")
     for k in ks:
         if not 1 <= k <= n_features:
-            message = (f"--k: {k} is not between 1 and the number of features "
+            message = (f"k: {k} is not between 1 and the number of features "
                        f"({n_features})")
-            raise TabbenchError(message)
+            raise TabbenchError(message, parameter="k")
     return sorted(set(ks))
 
 
@@ -103,26 +139,17 @@ def evaluate_top_k(dataset: str, *, models: Sequence[str], ks: str | Sequence[in
     -------
     Evaluation
     """
-    from dataclasses import replace
-
-    from tabbench.config import BUDGETS, BenchmarkConfig, FeatureSelection
-    from tabbench.datasets.registry import get_spec
-    from tabbench.datasets.sample import load_subsample
-    from tabbench.features.outrank import RANKERS, resolve_split
-    from tabbench.metrics import default_metric, get_metric
-    from tabbench.runner import run_benchmark
-
-    RANKERS.get(method, "--method")
+    RANKERS.get(method, parameter="method")
     spec = get_spec(dataset, datasets_dirs, "rank-features")
     data = load_subsample(spec, max_rows)
-    split = resolve_split(data, split_id)
+    split = find_split(data, split_id)
     n_features = len(data.features)
     k_values = parse_ks(ks, n_features)
     selections = tuple(FeatureSelection(top_k=k, method=method) for k in k_values)
     config = BenchmarkConfig(
         name=f"features-{spec.name}", datasets=(spec.name,), models=tuple(models),
         splits=(split.id.rsplit("-", 1)[0],), variants=("tuned",), seeds=tuple(seeds),
-        budget=BUDGETS.get(budget, "--budget"), jobs=jobs, time_limit=time_limit,
+        budget=BUDGETS.get(budget, parameter="budget"), jobs=jobs, time_limit=time_limit,
         max_rows=max_rows, features=(None, *selections))
     config = replace(config, out=Path(out) if out is not None else config.out_dir)
     config.validate("rank-features --evaluate")
@@ -135,15 +162,15 @@ def evaluate_top_k(dataset: str, *, models: Sequence[str], ks: str | Sequence[in
     table = _compare(config.out_dir, spec.name, split.id, list(models), labels, maximize)
     stem = Path(config.out_dir) / "features" / f"{spec.name}-{split.id}-{method}-evaluation"
     parquet, plot = stem.with_suffix(".parquet"), stem.with_suffix(".png")
-    _write(parquet, plot, table, spec.name, split.id, metric, n_features)
+    write_parquet_atomic(parquet, table)
+    _write_png(topk_chart(table, spec.name, split.id, metric, n_features), plot)
     return Evaluation(table, spec.name, split.id, metric, maximize, n_features, parquet, plot,
                       summary)
 
 
 def _compare(out_dir: Path, dataset: str, split_id: str, models: list[str],
              labels: dict[str, int], maximize: bool) -> pl.DataFrame:
-    from tabbench.leaderboard import read_results
-
+    """One row per model and feature set: mean test score, its change and the speed-up."""
     results = read_results(out_dir)
     rows = results.filter(
         (pl.col("dataset") == dataset) & (pl.col("split_id") == split_id)
@@ -174,34 +201,8 @@ def _compare(out_dir: Path, dataset: str, split_id: str, models: list[str],
     ).sort("model", pl.col("k"), descending=[False, True])
 
 
-def _write(parquet: Path, plot: Path, table: pl.DataFrame, dataset: str, split_id: str,
-           metric: str, n_features: int) -> None:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    from tabbench._atomic import write_atomic_bytes, write_parquet_atomic
-
-    write_parquet_atomic(parquet, table)
-
-    figure = Figure(figsize=(10, 4), layout="constrained")
-    FigureCanvasAgg(figure)
-    score_axes, speed_axes = figure.subplots(1, 2)
-    for (model,), group in table.sort("k").group_by("model", maintain_order=True):
-        ks, scores, speedups = group["k"].to_list(), group["test_score"].to_list(), \
-            group["speedup"].to_list()
-        line, = score_axes.plot(ks, scores, marker="o", label=model)
-        all_score = group.filter(pl.col("variant") == "tuned")["test_score"]
-        if all_score.len():
-            score_axes.axhline(all_score[0], color=line.get_color(), linestyle=":", linewidth=1)
-        speed_axes.plot(ks, speedups, marker="o", label=model, color=line.get_color())
-    score_axes.set_xlabel(f"features kept (all = {n_features})")
-    score_axes.set_ylabel(f"test {metric}")
-    score_axes.set_title(f"{dataset} {split_id}: test score (dotted: all features)", fontsize=10)
-    speed_axes.axhline(1.0, color="black", linewidth=0.6)
-    speed_axes.set_xlabel(f"features kept (all = {n_features})")
-    speed_axes.set_ylabel("tuning speed-up vs all features (×)")
-    speed_axes.set_title("tuning-time speed-up (ranking time included)", fontsize=10)
-    score_axes.legend(fontsize=8)
+def _write_png(fig: Figure, path: Path) -> None:
+    """Save ``fig`` to ``path`` atomically (readers see the old file or the whole new one)."""
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=110)
-    write_atomic_bytes(plot, buffer.getvalue())
+    save(fig, buffer)
+    write_atomic_bytes(path, buffer.getvalue())
