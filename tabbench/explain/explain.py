@@ -49,10 +49,12 @@ from tabbench.explain.importance import (
 )
 from tabbench.explain.space import FeatureSpace, feature_space
 from tabbench.explain.surrogate import Surrogate, fidelity, fit_surrogate, make_surrogate
+from tabbench.features.ranking import select_top_k
 from tabbench.metrics import default_metric, score
 from tabbench.models import get_model, library_versions
 from tabbench.paths import ensure_dir, safe_join
 from tabbench.preprocess import make_preprocessor, prepare_data
+from tabbench.results import read_results, upgrade_results, write_result
 from tabbench.runlock import run_folder_lock
 from tabbench.schema import JobIdentity
 from tabbench.splits import find_split
@@ -335,8 +337,6 @@ def _shortlist(estimator: Any, dataset: Dataset, split: Split, space: FeatureSpa
     if gain is not None:
         order = np.argsort(-gain, kind="stable")
         return sorted(order[:keep].tolist())
-    from tabbench.features.ranking import select_top_k
-
     names, _ = select_top_k(dataset, split, min(keep, n), method="mi-corrected")  # cheap
     return sorted(space.names.index(name) for name in names)
 
@@ -413,8 +413,6 @@ def tuned_params(out_dir: Path, dataset: Dataset, split_id: str,
     Only rows of the same dataset content (fingerprint) count. Returns ``(params, source)``,
     or ``(None, "default params")`` when the run folder has no such row.
     """
-    from tabbench.results import read_results
-
     folder = Path(out_dir) / "results"
     if not any(folder.glob("*.parquet")):
         return None, "default params"
@@ -446,8 +444,6 @@ def explain_dataset(name: str, model: str, *, split_id: str | None = None, kind:
     Writes ``out/results/<job_id>.parquet`` and, in ``out/explain/<dataset>-<split>-<model>/``,
     ``rules.txt``, ``importances.parquet`` and (with ``row``) ``local.txt``.
     """
-    from tabbench.results import upgrade_results, write_result
-
     if max_rows is not None and max_rows < 1:
         message = f"max_rows must be at least 1, got {max_rows}"
         raise TabbenchError(message, parameter="max_rows")
