@@ -25,8 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
-from tabbench import job as job_module
 from tabbench.config import Budget
+from tabbench.datasets import sample as sample_module
 from tabbench.datasets.load import load_dataset
 from tabbench.datasets.registry import get_spec
 from tabbench.datasets.sample import load_subsample
@@ -117,9 +117,10 @@ def main() -> None:
             order = ("tabbench", "raw") if rep % 2 == 0 else ("raw", "tabbench")
             for side in order:
                 if side == "tabbench":
-                    job_module._DATASETS.clear()  # each job loads from the on-disk cache
+                    sample_module._LOADED.clear()  # each job loads from the on-disk cache
                     started = time.perf_counter()
-                    row, trials = run_job(jobs[model])
+                    output = run_job(jobs[model])
+                    row, trials = output.row, output.trials
                     write_result(out, row, trials)
                     elapsed = time.perf_counter() - started
                     assert row["status"] == "ok", row.get("error")

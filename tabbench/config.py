@@ -68,6 +68,7 @@ _KEYS = (
     "name", "description", "datasets", "models", "splits", "split_params", "variants", "seeds",
     "budget", "n_trials", "eval_seeds", "jobs", "time_limit", "executor", "scheduler",
     "storage", "max_rows", "device", "out", "features", "tuning_workers", "threads",
+    "store_predictions", "ensemble",
 )
 _FEATURE_KEYS = ("select", "top_k", "method")
 #: The ranker that picks the top-k features to tune on when none is named: JMI scores a
@@ -139,6 +140,10 @@ class BenchmarkConfig:
     tuning_workers: int = 1
     #: Threads per job; ``None``: the cores divided by ``jobs`` (local), 1 (Dask).
     threads: int | None = None
+    #: Keep each job's validation and test predictions (``<run>/predictions/``).
+    store_predictions: bool = True
+    #: Build the post-hoc ensembles (``tabbench ensemble``) at the end of ``run``.
+    ensemble: bool = False
     #: The keys set from the command line (:meth:`override`), named by flag in messages.
     from_flags: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
 
@@ -214,6 +219,9 @@ class BenchmarkConfig:
                           f"{', '.join(map(str, self.seeds))}")
         if not self.features:
             fail("features", "must hold at least one feature set")
+        if self.ensemble and not self.store_predictions:
+            fail("ensemble", "needs store_predictions: an ensemble is built from the stored "
+                             "predictions")
         for selection in self.features:
             if selection is not None:
                 selection.validate("top_k" if flags else where, "top_k" if flags else None)
@@ -243,6 +251,9 @@ def load_config(path: Path | None = None) -> BenchmarkConfig:
     for key in ("jobs", "max_rows", "tuning_workers", "threads"):
         if key in raw:
             kwargs[key] = expect(raw[key], int, key, where)
+    for key in ("store_predictions", "ensemble"):
+        if key in raw:
+            kwargs[key] = expect(raw[key], bool, key, where)
     if "time_limit" in raw:
         kwargs["time_limit"] = float(expect(raw["time_limit"], (int, float), "time_limit", where))
     if "out" in raw:

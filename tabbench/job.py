@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import traceback
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import cached_property
@@ -21,6 +22,7 @@ from tabbench.device import resolve_device
 from tabbench.exceptions import TabbenchError, TabbenchWarning
 from tabbench.features.ranking import select_top_k
 from tabbench.models import get_model, library_versions
+from tabbench.predictions import prediction_frame
 from tabbench.preprocess import PreparedData, prepare_data
 from tabbench.schema import JobIdentity
 from tabbench.tuning import fit_and_score, tune
@@ -52,6 +54,8 @@ class Job:
     n_threads: int = 1
     storage: str | None = None
     features: FeatureSelection | None = None
+    #: Keep the validation and test predictions (``<run>/predictions/``); not part of the id.
+    store_predictions: bool = True
 
     @property
     def variant_label(self) -> str:
@@ -120,30 +124,40 @@ def select_features(dataset: Dataset, split: Split,
     return replace(dataset, features=kept), seconds
 
 
+@dataclass(frozen=True, eq=False)
+class JobOutput:
+    """What a job hands back to the driver: its result row, its trials table (tuned jobs)
+    and its stored predictions (see :mod:`tabbench.predictions`), the last two ``None``
+    when there are none."""
+
+    row: dict[str, Any]
+    trials: pl.DataFrame | None = None
+    predictions: pl.DataFrame | None = None
+
+
 def find_split(dataset: Dataset, job: Job) -> Split:
     """The split of ``job``."""
     return splits.find_split(dataset, job.split_id, job.split_params)
 
 
-def run_job(job: Job,
-            dataset: Dataset | None = None) -> tuple[dict[str, Any], pl.DataFrame | None]:
-    """Run ``job`` and return its result row and trials table; errors become a ``failed`` row.
+def run_job(job: Job, dataset: Dataset | None = None) -> JobOutput:
+    """Run ``job`` and return its row, trials and predictions; errors become a ``failed`` row.
 
     ``dataset`` is the job's dataset when it is already in memory (a Dask worker's copy);
     otherwise it is read from the dataset's file (once per process).
     """
     row = job.base_row()
     row["started_at"] = datetime.now(UTC)
-    trials = None
+    trials = predictions = None
     try:
         with threadpool_limits(limits=job.n_threads):
-            trials = _run(job, row, dataset)
+            trials, predictions = _run(job, row, dataset)
         row["status"] = "ok"
     except Exception as exc:  # a failing model or trial must not stop the run
         row["status"] = "failed"
         row["error"] = _describe(exc)
     row["finished_at"] = datetime.now(UTC)
-    return row, trials
+    return JobOutput(row, trials, predictions)
 
 
 def tune_shared(job: Job, dataset: Dataset | None = None, worker: int = 0,
@@ -159,7 +173,7 @@ def tune_shared(job: Job, dataset: Dataset | None = None, worker: int = 0,
         raise TabbenchError(f"job {job.job_id}: shared tuning needs an Optuna storage URL")
     spec = get_model(job.model)
     with threadpool_limits(limits=job.n_threads):
-        data, _ = _prepare(job, spec, dataset, {})
+        data, _, _ = _prepare(job, spec, dataset, {})
         n_trials = job.budget.trials_for(spec.family)
         share = n_trials // n_workers + (worker < n_trials % n_workers)
         result = tune(spec, data, n_trials=n_trials, seed=job.seed,
@@ -177,8 +191,9 @@ def _describe(exc: BaseException) -> str:
 
 
 def _prepare(job: Job, spec: Any, dataset: Dataset | None,
-             row: dict[str, Any]) -> tuple[PreparedData, float]:
-    """The job's preprocessed data and the feature ranking's seconds (sizes noted in ``row``)."""
+             row: dict[str, Any]) -> tuple[PreparedData, float, Callable[[dict], pl.DataFrame]]:
+    """The job's preprocessed data, the feature ranking's seconds (sizes noted in ``row``)
+    and the function that turns the predictions on each part into the stored frame."""
     if dataset is None:
         # the driver showed the dataset's warnings when it planned the run; a job's child
         # process would print each of them again, once per job, as raw Python warnings
@@ -195,12 +210,20 @@ def _prepare(job: Job, spec: Any, dataset: Dataset | None,
                         max_rounds=job.budget.max_rounds)
     row.update(n_train=len(split.train), n_val=len(split.val), n_test=len(split.test),
                n_features=data.X_train.shape[1])
-    return data, rank_seconds
+    time = dataset.time()
+
+    def stored(predictions: dict[str, np.ndarray]) -> pl.DataFrame:
+        return prediction_frame({part: (getattr(split, part), data.part(part)[1], values)
+                                 for part, values in predictions.items()}, time)
+
+    return data, rank_seconds, stored
 
 
-def _run(job: Job, row: dict[str, Any], dataset: Dataset | None) -> pl.DataFrame | None:
+def _run(job: Job, row: dict[str, Any],
+         dataset: Dataset | None) -> tuple[pl.DataFrame | None, pl.DataFrame | None]:
+    """Tune, refit and score; fill ``row``; return the trials table and the predictions."""
     spec = get_model(job.model)
-    data, rank_seconds = _prepare(job, spec, dataset, row)
+    data, rank_seconds, stored = _prepare(job, spec, dataset, row)
     trials = None
     if job.variant == "tuned" and spec.tunable:
         result = tune(spec, data, n_trials=job.budget.trials_for(spec.family), seed=job.seed,
@@ -212,7 +235,8 @@ def _run(job: Job, row: dict[str, Any], dataset: Dataset | None) -> pl.DataFrame
         params = dict(spec.default_params)
         row.update(n_trials=0, tune_seconds=rank_seconds)
     outcomes = [
-        fit_and_score(spec, params, data, seed=1000 * job.seed + i, parts=("val", "test"))
+        fit_and_score(spec, params, data, seed=1000 * job.seed + i, parts=("val", "test"),
+                      keep_predictions=job.store_predictions)
         for i in range(job.budget.eval_seeds)
     ]
     test = np.array([o.scores["test"] for o in outcomes])
@@ -227,7 +251,11 @@ def _run(job: Job, row: dict[str, Any], dataset: Dataset | None) -> pl.DataFrame
     )
     if row.get("val_score") is None:
         row["val_score"] = float(np.mean([o.scores["val"] for o in outcomes]))
-    return trials
+    predictions = None
+    if job.store_predictions:  # the mean over the evaluation seeds' fits
+        predictions = stored({part: np.mean([o.predictions[part] for o in outcomes], axis=0)
+                              for part in ("val", "test")})
+    return trials, predictions
 
 
 

@@ -12,6 +12,7 @@ from typing import Any
 from tabbench.config import BenchmarkConfig
 from tabbench.datasets.registry import check_datasets_dirs, get_spec, list_specs
 from tabbench.datasets.sample import load_subsample
+from tabbench.ensemble import ensemble_run_folder
 from tabbench.exceptions import ConfigError, TabbenchWarning
 from tabbench.executors import LocalExecutor, cores
 from tabbench.executors.dask_cluster import DaskExecutor
@@ -19,6 +20,7 @@ from tabbench.job import Job
 from tabbench.metrics import default_metric, get_metric
 from tabbench.models import get_model
 from tabbench.paths import ensure_dir
+from tabbench.predictions import write_predictions
 from tabbench.results import statuses, upgrade_results, write_result
 from tabbench.runlock import run_folder_lock
 from tabbench.splits import TIME_KINDS, make_splits
@@ -74,6 +76,7 @@ def plan(config: BenchmarkConfig, datasets_dirs: list[Path] | None = None) -> li
                                 split_params=params, max_rows=config.max_rows,
                                 device=config.device, n_threads=n_threads,
                                 storage=config.storage, features=selection,
+                                store_predictions=config.store_predictions,
                             )) for selection in config.features)
     jobs.sort(key=lambda item: -item[0])  # slowest first: fewer idle workers at the end
     return [job for _, job in jobs]
@@ -113,6 +116,8 @@ class RunSummary:
     skipped: int
     counts: Counter = field(default_factory=Counter)
     job_ids: tuple[str, ...] = ()
+    #: Ensembles in the folder after the run (``ensemble = true`` in the config), else 0.
+    ensembles: int = 0
 
 
 ProgressCallback = Callable[[Job, dict], None]
@@ -149,9 +154,13 @@ def run_benchmark(config: BenchmarkConfig, *, datasets_dirs: list[Path] | None =
                              job_ids=tuple(job.job_id for job in jobs))
         if on_start:
             on_start(len(pending))
-        for job, row, trials in make_executor(config).run(pending):
-            write_result(out_dir, row, trials)
-            summary.counts[row["status"]] += 1
+        for job, output in make_executor(config).run(pending):
+            if output.predictions is not None:  # before the row, which marks the job done
+                write_predictions(out_dir, job.job_id, output.predictions)
+            write_result(out_dir, output.row, output.trials)
+            summary.counts[output.row["status"]] += 1
             if on_result:
-                on_result(job, row)
+                on_result(job, output.row)
+        if config.ensemble:
+            summary.ensembles = len(ensemble_run_folder(out_dir))
         return summary

@@ -11,7 +11,7 @@ import json
 import os
 import socket
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -34,6 +34,8 @@ class FitOutcome:
     predict_seconds: float
     device: str
     n_iterations: int | None
+    #: The predictions on each scored part, when asked for (``keep_predictions``).
+    predictions: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def fit_model(spec: ModelSpec, params: dict[str, Any], data: PreparedData, seed: int,
@@ -55,10 +57,13 @@ def fit_model(spec: ModelSpec, params: dict[str, Any], data: PreparedData, seed:
 
 
 def fit_and_score(spec: ModelSpec, params: dict[str, Any], data: PreparedData, seed: int,
-                  parts: tuple[str, ...] = ("val",), report: Any = None) -> FitOutcome:
-    """Fit ``spec`` with ``params`` (see :func:`fit_model`) and score it on ``parts``."""
+                  parts: tuple[str, ...] = ("val",), report: Any = None,
+                  keep_predictions: bool = False) -> FitOutcome:
+    """Fit ``spec`` with ``params`` (see :func:`fit_model`) and score it on ``parts``
+    (keeping the predictions on them with ``keep_predictions``)."""
     estimator, fit_seconds = fit_model(spec, params, data, seed, report)
     scores: dict[str, float] = {}
+    predictions: dict[str, np.ndarray] = {}
     predict_seconds = 0.0
     for part in parts:
         X, y = data.part(part)
@@ -66,8 +71,10 @@ def fit_and_score(spec: ModelSpec, params: dict[str, Any], data: PreparedData, s
         prediction = predict(estimator, X, data.context.task)
         predict_seconds += time.perf_counter() - started
         scores[part] = score(data.metric, y, prediction)
+        if keep_predictions:
+            predictions[part] = prediction
     return FitOutcome(scores, fit_seconds, predict_seconds, getattr(estimator, "device_", "cpu"),
-                      getattr(estimator, "n_iterations_", None))
+                      getattr(estimator, "n_iterations_", None), predictions)
 
 
 def predict(estimator: Any, X: np.ndarray, task: str) -> np.ndarray:

@@ -74,7 +74,7 @@ def test_model_leaning_on_a_drifting_feature_loses_rank_under_the_time_split(dri
     rows = []
     for strategy in ("random", "time"):
         for model in [*drift_models, "dummy"]:
-            row, _ = run_job(_job(dataset, strategy, model))
+            row = run_job(_job(dataset, strategy, model)).row
             assert row["status"] == "ok", row.get("error")
             rows.append(row)
     comparison = compare_splits(result_frame(rows))

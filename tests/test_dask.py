@@ -19,6 +19,7 @@ import pytest
 
 from tabbench.config import BUDGETS, load_config
 from tabbench.exceptions import ConfigError
+from tabbench.predictions import read_predictions
 from tabbench.results import read_results
 from tabbench.runner import run_benchmark
 from tabbench.schema import TIMING_COLUMNS
@@ -56,6 +57,10 @@ def test_dask_run_gives_the_rows_of_a_local_run(cluster, tmp_path):
     on_dask = read_results(tmp_path / "dask").drop(TIMING_COLUMNS).sort("job_id")
     on_local = read_results(tmp_path / "local").drop(TIMING_COLUMNS).sort("job_id")
     assert on_dask.equals(on_local)
+    # workers send the predictions back with the row; the driver writes the same files
+    stored = {name: read_predictions(tmp_path / name).sort("job_id", "part", "row")
+              for name in ("dask", "local")}
+    assert stored["dask"]["job_id"].n_unique() == 6 and stored["dask"].equals(stored["local"])
 
 
 def test_dask_executor_without_scheduler_starts_its_own_cluster(tmp_path):
@@ -111,8 +116,8 @@ def test_two_workers_tune_one_postgresql_study(cluster, tmp_path):
 
 def test_shared_tuning_needs_dask_and_a_shared_storage():
     config = load_config(ROOT / "configs" / "smoke.toml")
-    with pytest.raises(ConfigError, match="^tuning_workers set to 2 needs executor 'dask' and "
-                                          "a shared Optuna storage") as error:
+    with pytest.raises(ConfigError, match=r"^tuning_workers set to 2 needs executor 'dask' and "
+                                          r"a shared Optuna storage") as error:
         config.override(tuning_workers=2)
     assert error.value.parameter == "tuning_workers"  # the CLI prints it as --tuning-workers
     with pytest.raises(ConfigError, match="needs executor 'dask'"):

@@ -241,6 +241,6 @@ def test_a_job_reloading_its_dataset_does_not_repeat_the_warnings(write_csv):
               seed=0, budget=BUDGETS.get("smoke"), metric="roc_auc")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        row, _ = run_job(job)
+        row = run_job(job).row
     assert row["status"] == "ok", row.get("error")
     assert not [w for w in caught if issubclass(w.category, TabbenchWarning)]

@@ -77,10 +77,10 @@ def test_a_top_k_job_trains_on_k_features_with_its_own_job_id(tmp_path):
     other_method = replace(top4, features=FeatureSelection(top_k=4, method="3mr"))
     assert other_method.job_id not in (top4.job_id, all_features.job_id)
 
-    row, _ = run_job(top4)
+    row = run_job(top4).row
     assert row["status"] == "ok", row.get("error")
     assert row["n_features"] == 4 and row["variant"] == "tuned-top4-jmi"
-    base, _ = run_job(all_features)
+    base = run_job(all_features).row
     assert base["n_features"] == 22 and base["variant"] == "tuned"
     assert set(row) == set(base)  # same columns: the selection lives in variant and job_id
 
@@ -100,7 +100,8 @@ def test_selected_rows_are_told_apart_in_the_leaderboard(tmp_path):
     config = replace(config, models=("dummy",), splits=("random",), out=tmp_path,
                      features=(None, FeatureSelection(top_k=3)))
     for job in plan(config):
-        row, trials = run_job(job)
+        output = run_job(job)
+        row, trials = output.row, output.trials
         write_result(tmp_path, row, trials)
 
     # one glob read works: top-k rows have exactly the columns of the other rows

@@ -111,7 +111,8 @@ def test_model_error_becomes_failed_row(tmp_path):
     try:
         config = smoke_config(tmp_path, models=("broken-test-model",), splits=("random",))
         [job] = plan(config)
-        row, trials = run_job(job)
+        output = run_job(job)
+        row, trials = output.row, output.trials
     finally:
         MODELS._items.pop("broken-test-model")
     assert row["status"] == "failed" and "boom in fit" in row["error"] and trials is None

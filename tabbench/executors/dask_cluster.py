@@ -34,19 +34,20 @@ from typing import Any
 from tabbench.datasets.sample import load_subsample
 from tabbench.exceptions import TabbenchError, TabbenchWarning
 from tabbench.executors.local import ChildDied, ChildTimeout, call_in_child, closing_row
-from tabbench.job import Job, run_job, tune_shared
+from tabbench.job import Job, JobOutput, run_job, tune_shared
 from tabbench.metrics import get_metric
 from tabbench.models import get_model
 from tabbench.tuning import open_study
 
-Result = tuple[Job, dict[str, Any], Any]
+Result = tuple[Job, JobOutput]
 
 
 def run_on_worker(phase: str, job: Job, dataset: Any, time_limit: float | None,
                   worker_index: int = 0, n_workers: int = 1, *after: Any) -> Any:
     """One task on a Dask worker: the whole job (``phase="job"``) or one tuner of it.
 
-    A job returns ``(row, trials)``; a tuner returns the number of trials it ran (0 if it
+    A job returns its :class:`~tabbench.job.JobOutput` (row, trials, predictions: the driver
+    writes them); a tuner returns the number of trials it ran (0 if it
     failed: the job then runs the trials still missing itself). ``after`` only orders the
     job behind its tuners.
     """
@@ -61,7 +62,7 @@ def run_on_worker(phase: str, job: Job, dataset: Any, time_limit: float | None,
         return call_in_child(fn, args, time_limit)
     except (ChildTimeout, ChildDied) as exc:
         status = "timeout" if isinstance(exc, ChildTimeout) else "failed"
-        return (closing_row(job, status, str(exc), started), None) if phase == "job" else 0
+        return closing_row(job, status, str(exc), started) if phase == "job" else 0
     except Exception:
         if phase == "job":
             raise
@@ -103,7 +104,7 @@ class DaskExecutor:
         self.tuning_workers = tuning_workers
 
     def run(self, jobs: Iterable[Job]) -> Iterator[Result]:
-        """Yield ``(job, row, trials)`` for each job as it finishes, in any order."""
+        """Yield ``(job, output)`` for each job as it finishes, in any order."""
         jobs = list(jobs)
         if not jobs:
             return
@@ -153,12 +154,11 @@ class DaskExecutor:
             for future in finished:
                 job = futures.pop(future)
                 if future.status == "finished":
-                    row, trials = future.result()
-                    yield job, row, trials
+                    yield job, future.result()
                     continue
                 error = future.exception()  # KilledWorker: lost with its worker too often
                 message = f"lost with its Dask worker ({type(error).__name__}: {error})"
-                yield job, closing_row(job, "failed", message, datetime.now(UTC)), None
+                yield job, closing_row(job, "failed", message, datetime.now(UTC))
         finally:
             client.cancel(list(futures))
 

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from multiprocessing.connection import Connection, wait
 from typing import TYPE_CHECKING, Any
 
-from tabbench.job import Job, run_job
+from tabbench.job import Job, JobOutput, run_job
 
 if TYPE_CHECKING:
     from tabbench.datasets.dataset import Dataset
@@ -49,11 +49,11 @@ def _die_with_parent() -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
-def closing_row(job: Job, status: str, error: str, started_at: datetime) -> dict[str, Any]:
-    """The row of a job that ended without a result of its own (``failed`` or ``timeout``)."""
+def closing_row(job: Job, status: str, error: str, started_at: datetime) -> JobOutput:
+    """The output of a job that ended without one of its own (``failed`` or ``timeout``)."""
     row = job.base_row()
     row.update(status=status, error=error, started_at=started_at, finished_at=datetime.now(UTC))
-    return row
+    return JobOutput(row)
 
 
 class LocalExecutor:
@@ -66,8 +66,8 @@ class LocalExecutor:
         self._context.set_forkserver_preload(_PRELOAD)
 
     def run(self, jobs: Iterable[Job], datasets: dict[tuple, Dataset] | None = None,
-            ) -> Iterator[tuple[Job, dict[str, Any], Any]]:
-        """Yield ``(job, row, trials)`` for each job as it finishes.
+            ) -> Iterator[tuple[Job, JobOutput]]:
+        """Yield ``(job, output)`` for each job as it finishes.
 
         ``datasets`` maps ``(dataset_fingerprint, max_rows)`` to a dataset already in memory
         (a Dask worker's scattered copy), handed to the job instead of reading its file.
@@ -93,7 +93,7 @@ class LocalExecutor:
         deadline = time.monotonic() + self.time_limit if self.time_limit else None
         return _Running(job, process, parent, deadline, datetime.now(UTC))
 
-    def _collect(self, running: list[_Running]) -> Iterator[tuple[Job, dict[str, Any], Any]]:
+    def _collect(self, running: list[_Running]) -> Iterator[tuple[Job, JobOutput]]:
         deadlines = [r.deadline for r in running if r.deadline is not None]
         timeout = max(0.0, min(deadlines) - time.monotonic()) if deadlines else None
         ready = wait([r.conn for r in running], timeout=timeout)
@@ -102,19 +102,16 @@ class LocalExecutor:
             result = None
             if item.conn in ready:
                 try:
-                    row, trials = item.conn.recv()
-                    result = (item.job, row, trials)
+                    result = (item.job, item.conn.recv())
                 except (EOFError, OSError):
                     item.process.join()
                     code = item.process.exitcode
                     error = f"the job's process died (exit code {code})"
-                    result = (item.job, closing_row(item.job, "failed", error, item.started_at),
-                              None)
+                    result = (item.job, closing_row(item.job, "failed", error, item.started_at))
             elif item.deadline is not None and now >= item.deadline:
                 item.process.kill()
                 error = f"over the time limit of {self.time_limit:g} s"
-                result = (item.job, closing_row(item.job, "timeout", error, item.started_at),
-                          None)
+                result = (item.job, closing_row(item.job, "timeout", error, item.started_at))
             if result is not None:
                 item.process.join()
                 item.conn.close()
