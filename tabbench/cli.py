@@ -9,6 +9,7 @@ without importing scikit-learn, Optuna, matplotlib and the model libraries.
 
 from __future__ import annotations
 
+import json
 import sys
 import warnings
 from collections.abc import Callable, Iterator
@@ -65,6 +66,14 @@ def run(
         help="Dask workers tuning one study at once (needs --storage).")] = None,
     threads: Annotated[int | None, typer.Option(help="Threads per job.")] = None,
     retry_failed: Annotated[bool, typer.Option(help="Run failed and timed-out jobs again.")] = False,
+    predictions: Annotated[bool | None, typer.Option(
+        "--predictions/--no-predictions",
+        help="Keep each job's validation and test predictions (default: the config's, "
+             "on).")] = None,
+    ensemble: Annotated[bool | None, typer.Option(
+        "--ensemble/--no-ensemble",
+        help="Build post-hoc ensembles from the stored predictions after the jobs "
+             "(default: the config's, off).")] = None,
     top_k: Annotated[int | None, typer.Option(
         "--top-k", help="Tune on the K best features (ranked by the config's [features] "
                         "method, default jmi, on each training part); 0 = all features.")] = None,
@@ -84,6 +93,7 @@ def run(
         storage=storage, executor=executor, scheduler=scheduler,
         tuning_workers=tuning_workers, threads=threads,
         seeds=_seed_list(seeds) if seeds else None,
+        store_predictions=predictions, ensemble=ensemble,
         features=_feature_sets(cfg, top_k),
     )
     with _progress(cfg.name) as callbacks:
@@ -91,7 +101,8 @@ def run(
                                 **callbacks)
     counts = ", ".join(f"{n} {status}" for status, n in sorted(summary.counts.items()))
     console.print(f"{summary.planned} jobs planned, {summary.skipped} already done"
-                  + (f", {counts}" if counts else ""))
+                  + (f", {counts}" if counts else "")
+                  + (f"; {summary.ensembles} ensembles" if summary.ensembles else ""))
     _print_leaderboard(summary.out_dir)
     console.print(f"Results: [bold]{summary.out_dir}/results/*.parquet[/] "
                   f"(trials in {summary.out_dir}/trials/)")
@@ -685,6 +696,47 @@ def ncd(
                  {"metric_acc": ".4f", "test_score_std": ".4f", "metric_nmi": ".4f",
                   "metric_ari": ".4f", "metric_k_hat": ".1f"})
     console.print(f"Wrote {len(rows)} row(s) to [bold]{out / 'results'}[/]")
+
+
+@app.command()
+def ensemble(
+    path: Annotated[Path, typer.Argument(help="A run folder, e.g. leaderboard/default.")],
+    iterations: Annotated[int, typer.Option(
+        min=1, help="Rounds of greedy selection (members chosen with replacement).")] = 25,
+) -> None:
+    """Build post-hoc ensembles from the run folder's stored predictions (no refit).
+
+    For each (dataset, split, seed): Caruana's greedy selection with replacement on the
+    validation predictions, scored on test, written as result rows of model ``ensemble``
+    that every leaderboard ranks like a model. Unchanged ensembles are kept.
+
+    Example: ``tabbench ensemble leaderboard/default``
+    """
+    from tabbench.ensemble import build_ensembles
+    from tabbench.results import read_results
+
+    outcomes = build_ensembles(path, iterations=iterations)
+    if not outcomes:
+        raise TabbenchError(f"{path}: no stored predictions of ok jobs to ensemble (run with "
+                            f"--predictions, the default)")
+    names = {row["job_id"]: row["model"] if row["variant"] == "tuned"
+             else f"{row['model']} ({row['variant']})"
+             for row in read_results(path).iter_rows(named=True)}
+    rows = []
+    for outcome in outcomes:
+        row = outcome.row
+        members = json.loads(row["best_params"])["members"]
+        rows.append({"dataset": row["dataset"], "split": row["split_id"], "seed": row["seed"],
+                     "metric": row["metric"], "test_score": row["test_score"],
+                     "members": ", ".join(f"{names.get(job_id, job_id)} {weight:.2f}"
+                                          for job_id, weight in members.items()),
+                     "built": "now" if outcome.built else "kept"})
+        for job_id, why in outcome.left_out.items():
+            if why != "the baseline":
+                console.print(f"[yellow]left out:[/] {job_id}: {why}", highlight=False)
+    _print_frame(pl.DataFrame(rows), "Ensembles (weights from validation; scored on test)",
+                 {"test_score": ".4f"})
+    _print_leaderboard(path)
 
 
 @app.command()
