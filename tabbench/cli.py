@@ -163,29 +163,43 @@ def leaderboard(
 
 
 def _print_leaderboard(path: Path) -> None:
-    from tabbench.leaderboard import ncd_table, standings, surrogate_table
+    from tabbench.leaderboard import dataset_confidence, ncd_table, standings, surrogate_table
     from tabbench.results import read_results
 
     results = read_results(path)
     failed = results.filter(results["status"] != "ok")
-    for standing in standings(results):
+    confidence = dataset_confidence(path, results)
+    for standing in standings(results, confidence):
+        tied = "tied_with_best" in standing.summary.columns
         table = Table(title=f"Ranking under the {standing.strategy} split", title_justify="left")
-        for column in ("model", "mean rank", "normalized score", "win rate", "datasets"):
+        columns = ["model", "mean rank", "normalized score", "win rate", "datasets"]
+        for column in columns + (["tied with best"] if tied else []):
             table.add_column(column, justify="left" if column == "model" else "right")
         for row in standing.summary.iter_rows(named=True):
-            table.add_row(row["model"], f"{row['mean_rank']:.2f}",
-                          f"{row['normalized_score']:.3f}", format_cell(row["win_rate"], ".0%"),
-                          str(row["n_datasets"]))
+            cells = [row["model"], f"{row['mean_rank']:.2f}", f"{row['normalized_score']:.3f}",
+                     format_cell(row["win_rate"], ".0%"), str(row["n_datasets"])]
+            if tied:
+                cells.append(format_cell(row["tied_with_best"]))
+            table.add_row(*cells)
         console.print(table)
-        detail = Table(title=f"Per dataset ({standing.strategy} split)", title_justify="left")
+        intervals = "low" in standing.per_dataset.columns
+        title = f"Per dataset ({standing.strategy} split)" + (
+            "; [95% interval: paired bootstrap of the test rows]" if intervals else "")
+        detail = Table(title=title, title_justify="left")
         for column in ("dataset", "metric", "model", "test score", "rank"):
             detail.add_column(column, justify="right" if column in ("test score", "rank") else "left")
         for row in standing.per_dataset.iter_rows(named=True):
             spread = row["std"]
             std = f" ± {spread:.4f}" if spread and spread == spread else ""  # none for 1 seed
+            interval = (f" [{row['low']:.4f}, {row['high']:.4f}]"
+                        if intervals and row["low"] is not None else "")
             detail.add_row(row["dataset"], row["metric"], row["model"],
-                           f"{row['test_score']:.4f}{std}", f"{row['rank']:.1f}")
+                           f"{row['test_score']:.4f}{std}{interval}", f"{row['rank']:.1f}")
         console.print(detail)
+    if confidence is not None:
+        console.print("tied with best: datasets where the model is the best or not "
+                      "significantly worse (paired bootstrap of the test rows, 95%; moving "
+                      "blocks in time order for time-based splits)", highlight=False)
     surrogates = surrogate_table(results)
     if surrogates.height:
         _print_frame(surrogates, "Surrogate interpreters (fidelity to the black box)",

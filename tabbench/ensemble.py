@@ -8,7 +8,8 @@ adds the member whose addition gives the best **validation** score of the averag
 predictions; a member's weight is the share of the iterations that chose it. The ensemble
 is then scored once on the test rows and written as an ordinary result row (kind
 ``ensemble``, model ``ensemble``, variant ``caruana``; members and weights in
-``best_params``), so every leaderboard, statistic and report ranks it like a model.
+``best_params``; its seconds are the candidates' summed, plus the selection), so every
+leaderboard, statistic and report ranks it like a model.
 
 Test predictions never reach the selection: :func:`caruana_weights` sees validation
 predictions only.
@@ -199,12 +200,19 @@ def _score(identity: JobIdentity, members: list[dict[str, Any]], val: list[JobPr
         "test_score_std": 0.0, "n_trials": iterations,
         "best_params": json.dumps({"members": chosen, "candidates": len(members),
                                    "left_out": left_out, "state": state}, sort_keys=True),
-        "tune_seconds": time.perf_counter() - clock, "fit_seconds": 0.0, "predict_seconds": 0.0,
+        # an ensemble costs what its candidates cost, plus the selection
+        "tune_seconds": time.perf_counter() - clock + _total(members, "tune_seconds"),
+        "fit_seconds": _total(members, "fit_seconds"),
+        "predict_seconds": _total(members, "predict_seconds"),
         "n_train": members[0]["n_train"], "n_val": len(y_val), "n_test": len(y_test),
         "n_features": None, "device": "cpu",
         "versions": json.dumps({"tabbench": __version__, "method": METHOD}, sort_keys=True),
         "started_at": started, "finished_at": datetime.now(UTC),
     }
+
+
+def _total(members: list[dict[str, Any]], column: str) -> float:
+    return float(sum(row[column] or 0.0 for row in members))
 
 
 def _state(members: list[dict[str, Any]]) -> str:

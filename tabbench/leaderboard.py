@@ -1,17 +1,24 @@
-"""Result rows aggregated into rankings: per-strategy standings, surrogate and NCD tables.
+"""Result rows aggregated into rankings: per-strategy standings, surrogate and NCD tables,
+and the confidence within each dataset from the stored predictions.
 
-The files themselves are read and written by :mod:`tabbench.results`.
+The files themselves are read and written by :mod:`tabbench.results` and
+:mod:`tabbench.predictions`.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import polars as pl
 
+from tabbench.bootstrap import paired_bootstrap
 from tabbench.metrics import get_metric
+from tabbench.predictions import JobPredictions, read_predictions
 from tabbench.results import with_kind
+from tabbench.splits import TIME_KINDS
 from tabbench.stats import normalized_scores, rank_scores, win_rate_matrix
 
 BASELINE = "dummy"
@@ -86,8 +93,85 @@ def task_scores(results: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def standings(results: pl.DataFrame) -> list[Standings]:
-    """Rank models per (dataset, split) and aggregate across datasets, per split strategy."""
+def dataset_confidence(run_dir: Path, results: pl.DataFrame, *, n_resamples: int = 1000,
+                       seed: int = 0, level: float = 0.95) -> pl.DataFrame | None:
+    """Each model's test-score interval and tie with the best, per (dataset, split, seed).
+
+    A paired bootstrap over the test rows of the stored predictions
+    (:func:`tabbench.bootstrap.paired_bootstrap`): moving blocks in time order for the
+    time-based strategies, single rows otherwise. An ensemble's predictions are its
+    members' blended with its weights. ``None`` when the run folder stores no predictions.
+    Columns: ``dataset, split_strategy, split_id, seed, metric, model, score, low, high,
+    tied_with_best, is_best``.
+    """
+    ok = with_kind(results).filter((pl.col("status") == "ok")
+                                   & pl.col("kind").is_in(RANKED_KINDS))
+    stored = read_predictions(run_dir, ok.filter(pl.col("kind") == "benchmark")["job_id"])
+    if stored.is_empty():
+        return None
+    tests = {job_id: JobPredictions.of(frame, "test")
+             for (job_id,), frame in stored.group_by("job_id")}
+    rows = []
+    for (dataset, strategy, split_id, job_seed), group in ok.with_columns(
+            entry_label().alias("entry")).group_by(
+            "dataset", "split_strategy", "split_id", "seed", maintain_order=True):
+        predictions, y, task = {}, None, group["task"][0]
+        for row in group.sort("entry").iter_rows(named=True):
+            test = _test_predictions(row, tests)
+            if test is None or (y is not None and len(test.y) != len(y)):
+                continue
+            y = test.y if y is None else y
+            predictions[row["entry"]] = test.prediction[:, 0] if task == "regression" \
+                else test.prediction
+        if len(predictions) < 2:
+            continue
+        metric = group["metric"][0]
+        target = y if task == "regression" else y.astype(np.int64)
+        result = paired_bootstrap(metric, target, predictions, n_resamples=n_resamples,
+                                  block="auto" if strategy in TIME_KINDS else None,
+                                  seed=seed, level=level)
+        rows.extend({"dataset": dataset, "split_strategy": strategy, "split_id": split_id,
+                     "seed": job_seed, "metric": metric, **entry}
+                    for entry in result.table())
+    if not rows:
+        return None
+    return pl.DataFrame(rows).select(
+        "dataset", "split_strategy", "split_id", "seed", "metric", "model", "score", "low",
+        "high", "tied_with_best", "is_best")
+
+
+def _test_predictions(row: dict, tests: dict[str, JobPredictions]) -> JobPredictions | None:
+    """A job's stored test predictions; an ensemble's, blended from its members'."""
+    if row["kind"] != "ensemble":
+        return tests.get(row["job_id"])
+    members = json.loads(row["best_params"])["members"]
+    if not members or any(job_id not in tests for job_id in members):
+        return None
+    first = tests[next(iter(members))]
+    blend = sum(weight * tests[job_id].prediction for job_id, weight in members.items())
+    return JobPredictions(first.rows, first.time, first.y, blend)
+
+
+def ties_with_best(confidence: pl.DataFrame) -> pl.DataFrame:
+    """Per split strategy and model: on how many datasets it is tied with the best.
+
+    A model is tied with the best on a dataset when it is the best or not significantly
+    worse in at least half of that dataset's (split, seed) bootstraps.
+    """
+    per_dataset = confidence.group_by("split_strategy", "dataset", "model").agg(
+        (pl.col("tied_with_best").mean() >= 0.5).alias("tied"))
+    return per_dataset.group_by("split_strategy", "model").agg(
+        pl.col("tied").sum().cast(pl.Int64).alias("tied_with_best"))
+
+
+def standings(results: pl.DataFrame, confidence: pl.DataFrame | None = None,
+              ) -> list[Standings]:
+    """Rank models per (dataset, split) and aggregate across datasets, per split strategy.
+
+    With ``confidence`` (:func:`dataset_confidence`), the summary also says on how many
+    datasets each model is tied with the best, and the per-dataset table has the score's
+    interval (``low``, ``high``: the mean over the strategy's splits and seeds).
+    """
     scores = task_scores(results)
     if scores.is_empty():
         return []
@@ -120,8 +204,24 @@ def standings(results: pl.DataFrame) -> list[Standings]:
             .sort("dataset", "rank", "entry")
             .rename({"entry": "model"})
         )
+        if confidence is not None:
+            summary, per_dataset = _with_confidence(strategy, summary, per_dataset, confidence)
         out.append(Standings(strategy, summary, per_dataset))
     return sorted(out, key=lambda s: s.strategy)
+
+
+def _with_confidence(strategy: str, summary: pl.DataFrame, per_dataset: pl.DataFrame,
+                     confidence: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """``summary`` with ``tied_with_best``, ``per_dataset`` with ``low``/``high``."""
+    mine = confidence.filter(pl.col("split_strategy") == strategy)
+    if mine.is_empty():
+        return summary, per_dataset
+    ties = ties_with_best(mine).drop("split_strategy")
+    intervals = mine.group_by("dataset", "model").agg(pl.col("low").mean(),
+                                                      pl.col("high").mean())
+    return (summary.join(ties, on="model", how="left", maintain_order="left"),
+            per_dataset.join(intervals, on=["dataset", "model"], how="left",
+                             maintain_order="left"))
 
 
 def _mean_off_diagonal(matrix: np.ndarray) -> np.ndarray:

@@ -28,7 +28,7 @@ from tabbench.compare import (
 )
 from tabbench.exceptions import TabbenchWarning
 from tabbench.formatting import format_cell
-from tabbench.leaderboard import entry_label, standings, task_scores
+from tabbench.leaderboard import dataset_confidence, entry_label, standings, task_scores
 from tabbench.plots import (
     cd_diagram,
     elo_chart,
@@ -62,7 +62,7 @@ def build_report(run_dir: Path, out: Path | None = None) -> Path:
     run_dir = Path(run_dir)
     results = read_results(run_dir)
     sections = [_overview(run_dir, results)]
-    tables = standings(results)
+    tables = standings(results, dataset_confidence(run_dir, results))
     for standing in tables:
         sections.append(_leaderboard_section(standing))
     # statistics on the time-based strategy with the most tasks (sliding windows, if run)
@@ -80,6 +80,7 @@ def build_report(run_dir: Path, out: Path | None = None) -> Path:
     features = parquet_files(run_dir / "features")
     if features:
         sections.append(_features_section(features))
+    sections.append(_tuning_section(run_dir, results))
     sections.append(_failures_section(results))
     page = _page(f"tabbench report: {run_dir.name}", "\n".join(s for s in sections if s))
     path = out or run_dir / "report.html"
@@ -131,8 +132,12 @@ def _leaderboard_section(standing) -> str:
     return (f"<h2>Leaderboard: {_e(standing.strategy)} split</h2>"
             '<p class="note">Models ranked per dataset and split (1 = best, ties share the '
             "mean rank); normalized score: 0 = dummy baseline, 1 = best model; win rate: "
-            "share of other models beaten.</p>"
-            + _table(standing.summary, formats))
+            "share of other models beaten."
+            + (" tied_with_best: on how many datasets the model is the best or not "
+               "significantly worse (a paired bootstrap of the test rows from the stored "
+               "predictions, 95%; moving blocks in time order for time-based splits)."
+               if "tied_with_best" in standing.summary.columns else "")
+            + "</p>" + _table(standing.summary, formats))
 
 
 def _task_matrix(results: pl.DataFrame, strategy: str):
@@ -183,8 +188,12 @@ def _pareto_section(results: pl.DataFrame, standing) -> str:
 
 
 def _per_dataset_section(standing) -> str:
-    formats = {"test_score": ".4f", "std": ".4f", "rank": ".1f"}
+    formats = {"test_score": ".4f", "std": ".4f", "rank": ".1f", "low": ".4f", "high": ".4f"}
+    bars = ("error bars and low–high: 95% interval of the test score, a paired bootstrap of "
+            "the test rows" if "low" in standing.per_dataset.columns
+            else "error bars: standard deviation over seeds")
     return (f"<h2>Per dataset ({_e(standing.strategy)} split)</h2>"
+            f'<p class="note">{_e(bars)}.</p>'
             + _image(per_dataset_chart(standing.per_dataset), "per-dataset scores")
             + _table(standing.per_dataset, formats))
 
@@ -268,6 +277,37 @@ def _features_section(files: list[Path]) -> str:
                 if c in table.columns]
         parts.append(f"<h3>{_e(file.stem)}</h3>" + _table(table.select(keep).head(20),
                                                           {"score": ".4f", "coverage": ".2f"}))
+    return "".join(parts)
+
+
+def _tuning_section(run_dir: Path, results: pl.DataFrame) -> str:
+    # imported here, not at the top, so that this section stays one self-contained piece
+    from tabbench.plots import tuning_curves_chart
+    from tabbench.tuning_curves import tuning_curves
+
+    curves = tuning_curves(run_dir, results)
+    if curves is None:
+        return ""
+    single = curves.single_trial_models()
+    budget = curves.budget.filter(~pl.col("model").is_in(single))
+    parts = ["<h2>Tuning curves</h2>"
+             '<p class="note">Per model, the best validation score so far against the number '
+             "of Optuna trials, read from this run's trials tables. Per task (dataset × split "
+             "× seed), 0 = the first trial (the default params) and 1 = the task's final best; "
+             "the line is the mean over tasks, so every curve ends at 1. How to read it: a "
+             "curve still rising at the last trial says a bigger budget would likely help; a "
+             "curve flat over its last trials says the budget was enough. at_half_budget: the "
+             "mean after half the trials; improved_late: share of tasks whose final best came "
+             "in the last quarter of the trials; gain_pct: mean gain of the final best over "
+             "the default params, in % of the default's validation score.</p>"]
+    if not budget.is_empty():
+        parts.append(_image(tuning_curves_chart(curves.summary, tuple(single)),
+                            "best validation score so far against the number of trials")
+                     + _table(budget, {"at_half_budget": ".2f", "improved_late": ".0%",
+                                       "gain_pct": "+.2f"}))
+    if single:
+        parts.append('<p class="note">One trial only, no curve (no search space, or a '
+                     f"budget that runs the defaults): {_e(', '.join(single))}.</p>")
     return "".join(parts)
 
 

@@ -13,6 +13,7 @@ import pytest
 
 from tabbench.config import load_config
 from tabbench.ensemble import build_ensembles, caruana_weights
+from tabbench.leaderboard import dataset_confidence, standings
 from tabbench.metrics import score
 from tabbench.predictions import PREDICTIONS, JobPredictions, read_predictions
 from tabbench.results import read_results, write_result
@@ -171,3 +172,29 @@ def test_run_with_ensemble_and_the_ensemble_command(tabbench_script, tmp_path):
     assert code == 2 and stderr.strip().splitlines() == [
         "error: --ensemble needs store_predictions: an ensemble is built from the stored "
         "predictions"]
+
+
+def test_dataset_confidence_gives_intervals_and_ties_for_models_and_ensembles(stored_run,
+                                                                            tmp_path, cli):
+    run = _copy(stored_run, tmp_path)
+    build_ensembles(run)
+    results = read_results(run)
+    confidence = dataset_confidence(run, results, n_resamples=200)
+    assert confidence.height == 2 * 4  # (random-0, time-0) x (3 models + the ensemble)
+    assert (confidence["low"] <= confidence["score"]).all()
+    assert (confidence["score"] <= confidence["high"]).all()
+    assert confidence.group_by("split_id").agg(pl.col("is_best").sum())["is_best"].to_list() \
+        == [1, 1]
+    best = confidence.filter(pl.col("is_best"))
+    assert best["tied_with_best"].all()
+    assert not confidence.filter(pl.col("model") == "dummy")["tied_with_best"].any()
+    ensemble = confidence.filter(pl.col("model") == "ensemble (caruana)")
+    rows = results.filter(pl.col("kind") == "ensemble").sort("split_id")
+    assert ensemble.sort("split_id")["score"].to_list() == pytest.approx(
+        rows["test_score"].to_list(), abs=1e-6)  # the blend of the members' predictions
+    for standing in standings(results, confidence):
+        assert "tied_with_best" in standing.summary.columns
+        assert {"low", "high"} <= set(standing.per_dataset.columns)
+    code, out, err = cli("leaderboard", run)
+    assert code == 0, err
+    assert "tied with best" in out and "[95% interval: paired bootstrap" in out
