@@ -665,7 +665,8 @@ def compare_splits_command(
                  "blocks (Nemenyi critical difference at α = 0.05, in mean ranks)",
                  {"chi2": ".2f", "pvalue": ".3g", "critical_difference": ".2f"})
     _print_frame(elo_columns(study.statistics), "Elo per strategy, datasets as blocks: rating "
-                 "[95% interval from resampling datasets]")
+                 "[95% interval from resampling datasets]; random-forest = 1000 when it ran "
+                 "(TabArena's convention), else the mean")
     _print_frame(study.shifts, "Shift between training and test rows (adversarial-validation "
                  "AUC: 0.5 = no shift; drifting_share: features with PSI ≥ 0.25)",
                  {"adversarial_auc": ".3f", "drifting_share": ".2f"})

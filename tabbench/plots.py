@@ -1,7 +1,7 @@
 """Figures for leaderboards: critical-difference diagram, Elo intervals, Pareto front,
-per-dataset scores, the random → time slope chart, Elo per split strategy, and shift against
-rank change; for feature rankings: the ranking's bars and the top-k comparison. Each returns
-a matplotlib Figure."""
+per-dataset scores, the random → time slope chart, Elo per split strategy, shift against rank
+change and tuning curves; for feature rankings: the ranking's bars and the top-k comparison.
+Each returns a matplotlib Figure."""
 
 from __future__ import annotations
 
@@ -85,7 +85,7 @@ def elo_chart(elo: EloResult) -> Figure:
                                            elo.high[order] - elo.rating[order]],
                 fmt="o", color="tab:blue", capsize=3)
     ax.set_yticks(y, [elo.models[i] for i in order])
-    ax.set_xlabel("Elo (Bradley–Terry fit, 95% bootstrap interval)")
+    ax.set_xlabel(f"Elo (Bradley–Terry fit, {elo.scale}, 95% bootstrap interval)")
     ax.grid(axis="x", alpha=0.3)
     return fig
 
@@ -175,9 +175,12 @@ def _pareto_front(cost: np.ndarray, value: np.ndarray) -> np.ndarray:
 
 
 def per_dataset_chart(table: pl.DataFrame) -> Figure:
-    """Test score per model on each dataset, with error bars (std over seeds or eval seeds).
+    """Test score per model on each dataset, with error bars: the bootstrap interval of the
+    test rows when ``table`` has ``low``/``high`` (stored predictions), else the std over
+    seeds or eval seeds.
 
-    ``table`` has columns ``dataset``, ``metric``, ``model``, ``test_score``, ``std``.
+    ``table`` has columns ``dataset``, ``metric``, ``model``, ``test_score``, ``std`` and
+    optionally ``low``, ``high``.
     """
     datasets = table["dataset"].unique(maintain_order=True).to_list()
     fig = _figure(7, 2.2 * len(datasets))
@@ -185,13 +188,18 @@ def per_dataset_chart(table: pl.DataFrame) -> Figure:
     for ax, dataset in zip(axes, datasets, strict=True):
         part = table.filter(pl.col("dataset") == dataset)
         y = np.arange(part.height)
-        err = np.nan_to_num(part["std"].cast(pl.Float64).to_numpy())
-        ax.barh(y, part["test_score"].to_numpy(), xerr=err, color="tab:blue", alpha=0.7,
-                capsize=3)
+        score = part["test_score"].to_numpy()
+        if "low" in part.columns and part["low"].null_count() < part.height:
+            err = np.nan_to_num(np.vstack([score - part["low"].cast(pl.Float64).to_numpy(),
+                                           part["high"].cast(pl.Float64).to_numpy() - score]))
+        else:
+            err = np.nan_to_num(part["std"].cast(pl.Float64).to_numpy())
+        ax.barh(y, score, xerr=err, color="tab:blue", alpha=0.7, capsize=3)
         ax.set_yticks(y, part["model"].to_list())
         ax.invert_yaxis()
         ax.set_title(f"{dataset} ({part['metric'][0]})", fontsize=9)
-        low, high = part["test_score"].min(), part["test_score"].max()
+        low = float(np.min(score - (err[0] if err.ndim == 2 else err)))
+        high = float(np.max(score + (err[1] if err.ndim == 2 else err)))
         pad = (high - low) * 0.15 or abs(high) * 0.05 or 1.0
         ax.set_xlim(max(low - pad, 0) if low >= 0 else low - pad, high + pad)
     return fig
@@ -269,6 +277,39 @@ def topk_chart(table: pl.DataFrame, dataset: str, split_id: str, metric: str,
     speed_ax.set_ylabel("tuning speed-up vs all features (×)")
     speed_ax.set_title("tuning-time speed-up (ranking time included)", fontsize=10)
     score_ax.legend(fontsize=8)
+    return fig
+
+
+def tuning_curves_chart(summary: pl.DataFrame, leave_out: tuple[str, ...] = ()) -> Figure:
+    """Per model, the mean normalized best validation score so far (0 = the default-params
+    trial, 1 = the final best) against the number of trials, one panel per split strategy.
+
+    ``summary`` is :attr:`tabbench.tuning_curves.TuningCurves.summary` (``model``,
+    ``split_strategy``, ``trial``, ``normalized``); models in ``leave_out`` (one trial only:
+    no curve) are not drawn. A model keeps its colour in every panel.
+    """
+    summary = summary.filter(~pl.col("model").is_in(list(leave_out)))
+    strategies = summary["split_strategy"].unique(maintain_order=True).to_list()
+    models = sorted(summary["model"].unique().to_list())
+    fig = _figure(4.2 * max(len(strategies), 1), 3.8)
+    axes = fig.subplots(1, max(len(strategies), 1), squeeze=False, sharey=True)[0]
+    colors = {m: f"C{i % 10}" for i, m in enumerate(models)}
+    for ax, strategy in zip(axes, strategies, strict=False):
+        part = summary.filter(pl.col("split_strategy") == strategy).sort("model", "trial")
+        for (model,), group in part.group_by("model", maintain_order=True):
+            ax.plot(group["trial"].to_numpy(), group["normalized"].to_numpy(), marker="o",
+                    markersize=3, color=colors[model], label=model)
+        ax.axhline(1.0, color="black", linewidth=0.6, linestyle=":")
+        ax.set_ylim(-0.05, 1.08)
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.set_xlabel("trials (1 = default params)")
+        ax.set_title(f"{strategy} split", fontsize=9)
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("best so far (0 = default, 1 = final best)")
+    if models:
+        handles = [axes[0].plot([], [], color=colors[m], marker="o", markersize=3)[0]
+                   for m in models]
+        fig.legend(handles, models, loc="outside right center", fontsize=8)
     return fig
 
 

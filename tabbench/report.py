@@ -37,9 +37,11 @@ from tabbench.plots import (
     per_dataset_chart,
     shift_scatter,
     slope_chart,
+    tuning_curves_chart,
 )
 from tabbench.results import DamagedFileError, parquet_files, read_checked, read_results
 from tabbench.stats import elo_with_intervals, friedman, score_matrix
+from tabbench.tuning_curves import tuning_curves
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -164,12 +166,13 @@ def _statistics_section(results: pl.DataFrame, strategy: str) -> str:
         parts.append('<p class="note">The Friedman test needs at least 3 models and 2 '
                      f"tasks; this run has {n_models} models on {n_tasks} tasks.</p>")
     if n_models >= 2 and n_tasks >= 1:
-        elo = elo_with_intervals(matrix)
+        # a dataset's splits (sliding windows) are resampled together, as TabArena's folds
+        elo = elo_with_intervals(matrix, blocks=[task[0] for task in matrix.tasks])
         table = pl.DataFrame({"model": elo.models, "elo": elo.rating, "low": elo.low,
                               "high": elo.high}).sort("elo", descending=True)
         parts.append("<h3>Elo</h3><p class=\"note\">Bradley–Terry fit to all pairwise "
-                     "comparisons (a 400-point gap means 10:1 odds); 95% intervals from "
-                     "resampling the tasks.</p>"
+                     f"comparisons (a 400-point gap means 10:1 odds; {_e(elo.scale)}, "
+                     "TabArena's convention); 95% intervals from resampling the datasets.</p>"
                      + _table(table, {"elo": ".0f", "low": ".0f", "high": ".0f"})
                      + _image(elo_chart(elo), "Elo ratings with intervals"))
     return "".join(parts)
@@ -281,10 +284,6 @@ def _features_section(files: list[Path]) -> str:
 
 
 def _tuning_section(run_dir: Path, results: pl.DataFrame) -> str:
-    # imported here, not at the top, so that this section stays one self-contained piece
-    from tabbench.plots import tuning_curves_chart
-    from tabbench.tuning_curves import tuning_curves
-
     curves = tuning_curves(run_dir, results)
     if curves is None:
         return ""

@@ -5,10 +5,17 @@ column per model, oriented so that *higher is better* (see :func:`score_matrix`,
 negates minimized metrics). scipy provides the tests where it has them (ranks, Friedman,
 the studentized range for Nemenyi, Kendall tau); the Bradley–Terry fit is a small
 maximum-likelihood problem solved with ``scipy.optimize.minimize``.
+
+Elo is TabArena's (the ``bencheval`` package): the same fit, bootstrap and anchor
+(``random-forest`` = 1000); ``tests/test_elo_bencheval.py`` checks the two against each other.
+Only the default ridge differs (:data:`ELO_RIDGE`; :data:`TABARENA_RIDGE` gives TabArena's
+numbers): TabArena's is near zero, which sends a model that never beats some group of others
+thousands of points away, as happens on a leaderboard of a few datasets.
 """
 
 from __future__ import annotations
 
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,6 +27,14 @@ from tabbench.metrics import get_metric
 #: Elo scale: a 400-point gap means 10:1 odds of winning.
 ELO_SCALE = 400.0
 ELO_MEAN = 1000.0
+#: TabArena's anchor: when it is among the models, this one is rated exactly :data:`ELO_MEAN`.
+ELO_ANCHOR = "random-forest"
+#: Ridge on the natural-log strengths: keeps ratings finite and moderate when a model wins
+#: (or loses) every comparison, as on a leaderboard of a few datasets with a dummy baseline.
+ELO_RIDGE = 0.05
+#: The ridge of TabArena's fit (``bencheval.elo_utils.BT_RIDGE``: scikit-learn's L2 penalty at
+#: ``C=1e6``): with it, :func:`bradley_terry_elo` reproduces TabArena's ratings.
+TABARENA_RIDGE = 0.5 / (1e6 * np.log(10.0) ** 2)
 
 
 def rank_scores(scores: np.ndarray, *, maximize: bool) -> np.ndarray:
@@ -122,53 +137,132 @@ def friedman(values: np.ndarray, alpha: float = 0.05) -> FriedmanResult:
                           nemenyi_critical_difference(n_models, n_tasks, alpha), n_tasks, alpha)
 
 
-def bradley_terry_elo(values: np.ndarray, *, ridge: float = 0.05) -> np.ndarray:
-    """Elo ratings from a Bradley–Terry fit to all pairwise outcomes (ties = half a win).
-
-    ``P(i beats j) = 1 / (1 + 10 ** ((r_j - r_i) / 400))``; ratings are centred on 1000. A
-    small ridge penalty keeps ratings finite when one model wins every comparison.
-    """
+def _pairwise_outcomes(values: np.ndarray) -> np.ndarray:
+    """``(tasks, k, k)``: 1 where model ``i`` beats model ``j`` on the task, 0.5 for a tie, 0
+    for a loss, the diagonal and a pair where either score is NaN (no battle)."""
     values = np.asarray(values, dtype=float)
-    k = values.shape[1]
     a, b = values[:, :, None], values[:, None, :]
-    wins = (a > b).sum(axis=0) + 0.5 * (a == b).sum(axis=0)
-    np.fill_diagonal(wins, 0.0)
+    outcomes = (a > b) + 0.5 * (a == b)
+    diagonal = np.arange(values.shape[1])
+    outcomes[:, diagonal, diagonal] = 0.0
+    return outcomes
+
+
+def _fit_elo(wins: np.ndarray, ridge: float) -> np.ndarray:
+    """Bradley–Terry ratings, centred on :data:`ELO_MEAN`, from ``wins[i, j]``: the (weighted)
+    battles ``i`` won against ``j``, ties counted half to each side."""
     games = wins + wins.T
 
     def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
-        diff = theta[:, None] - theta[None, :]
-        p = 1.0 / (1.0 + np.exp(-diff))
-        nll = -(wins * np.log(np.clip(p, 1e-300, None))).sum() + ridge * (theta ** 2).sum()
-        grad = -(wins - games * p).sum(axis=1) + 2 * ridge * theta
+        log_p = -np.logaddexp(0.0, theta[None, :] - theta[:, None])  # log P(i beats j)
+        nll = -(wins * log_p).sum() + ridge * (theta @ theta)
+        grad = -(wins - games * np.exp(log_p)).sum(axis=1) + 2 * ridge * theta
         return nll, grad
 
-    theta = optimize.minimize(loss, np.zeros(k), jac=True, method="L-BFGS-B").x
+    # tight tolerances: scipy's defaults stop short of the maximum on small, lopsided fields
+    theta = optimize.minimize(loss, np.zeros(len(wins)), jac=True, method="L-BFGS-B",
+                              options={"maxiter": 10_000, "ftol": 1e-15, "gtol": 1e-9}).x
     theta -= theta.mean()
     return ELO_MEAN + ELO_SCALE / np.log(10.0) * theta
 
 
+def bradley_terry_elo(values: np.ndarray, *, ridge: float = ELO_RIDGE,
+                      weights: np.ndarray | None = None) -> np.ndarray:
+    """Elo ratings from a Bradley–Terry fit to all pairwise outcomes (ties = half a win).
+
+    ``P(i beats j) = 1 / (1 + 10 ** ((r_j - r_i) / 400))``; ratings are centred on 1000.
+    ``ridge`` penalizes the squared natural-log strengths, which keeps ratings finite when
+    one model wins every comparison (:data:`TABARENA_RIDGE` gives TabArena's fit).
+    ``weights`` (one per task, default 1) scale each task's battles; a pair with a NaN
+    score on a task has no battle there.
+
+    Examples
+    --------
+    >>> bradley_terry_elo(np.array([[1.0, 0.0], [0.0, 1.0]])).round(6).tolist()
+    [1000.0, 1000.0]
+    """
+    outcomes = _pairwise_outcomes(values)
+    weights = np.ones(len(outcomes)) if weights is None else np.asarray(weights, dtype=float)
+    return _fit_elo(np.tensordot(weights, outcomes, axes=1), ridge)
+
+
 @dataclass(frozen=True)
 class EloResult:
-    """Elo ratings with bootstrap confidence intervals."""
+    """Elo ratings with bootstrap confidence intervals.
+
+    ``anchor`` is the model rated exactly :data:`ELO_MEAN` (TabArena's convention, see
+    :data:`ELO_ANCHOR`), or ``None`` when the ratings are centred on a mean of 1000.
+    """
 
     models: list[str]
     rating: np.ndarray
     low: np.ndarray
     high: np.ndarray
+    anchor: str | None = None
+
+    @property
+    def scale(self) -> str:
+        """What fixes the scale, for a caption: ``"random-forest = 1000"`` or ``"mean = 1000"``."""
+        return f"{self.anchor or 'mean'} = {ELO_MEAN:.0f}"
 
 
 def elo_with_intervals(matrix: ScoreMatrix, *, n_bootstrap: int = 200, level: float = 0.95,
-                       seed: int = 0) -> EloResult:
-    """Elo ratings and percentile intervals from resampling tasks (datasets, splits, seeds)."""
-    rating = bradley_terry_elo(matrix.values)
+                       seed: int = 0, anchor: str | None = ELO_ANCHOR,
+                       blocks: Sequence[Hashable] | None = None,
+                       ridge: float = ELO_RIDGE) -> EloResult:
+    """Elo ratings and percentile intervals from resampling tasks (or blocks of tasks).
+
+    TabArena's method (``bencheval``'s ``BenchmarkEvaluator.compute_elo``): a
+    Bradley–Terry fit to every pairwise battle of every task, ties as half a win; a
+    percentile interval from refitting on tasks drawn with replacement; then every rating
+    and interval moved by one offset so that ``anchor`` sits at exactly 1000. The intervals
+    are those of the mean-centred ratings, moved with them, so the anchor's own interval
+    says how sure its place in the field is. Without the anchor among the models, ratings
+    stay centred on a mean of 1000 (:attr:`EloResult.anchor` is ``None``). An interval
+    always contains its rating (TabArena clips it the same way).
+
+    Parameters
+    ----------
+    matrix : ScoreMatrix
+        Tasks (rows) × models, higher is better.
+    n_bootstrap, level, seed
+        Resamples, interval coverage and the seed of the draws.
+    anchor : str or None
+        The model rated 1000 when present (``None``: always centre on the mean).
+    blocks : sequence, optional
+        One label per task: tasks with the same label (the splits of one dataset) are
+        drawn together and share one unit of weight, as TabArena weighs the folds of a
+        dataset. Default: each task is its own block.
+    ridge : float
+        See :func:`bradley_terry_elo`; :data:`TABARENA_RIDGE` reproduces TabArena's ratings.
+    """
+    outcomes = _pairwise_outcomes(matrix.values)
+    n_tasks, k = outcomes.shape[:2]
+    labels = range(n_tasks) if blocks is None else list(blocks)
+    if len(labels) != n_tasks:
+        message = f"blocks: {len(labels)} labels for {n_tasks} tasks; give one label per task"
+        raise ValueError(message)
+    index: dict[Hashable, int] = {}
+    block = np.array([index.setdefault(label, len(index)) for label in labels], dtype=int)
+    n_blocks = len(index)
+    share = 1.0 / np.bincount(block, minlength=n_blocks)[block]  # a block weighs 1 in all
+    block_wins = np.zeros((n_blocks, k, k))
+    np.add.at(block_wins, block, outcomes * share[:, None, None])
+    rating = _fit_elo(block_wins.sum(axis=0), ridge)
     rng = np.random.default_rng(seed)
-    n = matrix.values.shape[0]
     samples = np.vstack([
-        bradley_terry_elo(matrix.values[rng.integers(0, n, n)]) for _ in range(n_bootstrap)
+        _fit_elo(np.tensordot(np.bincount(rng.integers(0, n_blocks, n_blocks),
+                                          minlength=n_blocks), block_wins, axes=1), ridge)
+        for _ in range(n_bootstrap)
     ])
     tail = (1 - level) / 2 * 100
     low, high = np.percentile(samples, [tail, 100 - tail], axis=0)
-    return EloResult(matrix.models, rating, low, high)
+    low, high = np.minimum(low, rating), np.maximum(high, rating)
+    anchor = anchor if anchor in matrix.models else None
+    if anchor is not None:
+        offset = ELO_MEAN - rating[matrix.models.index(anchor)]
+        rating, low, high = rating + offset, low + offset, high + offset
+    return EloResult(matrix.models, rating, low, high, anchor)
 
 
 def kendall_tau(ranks_a: np.ndarray, ranks_b: np.ndarray) -> tuple[float, float]:

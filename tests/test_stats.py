@@ -9,6 +9,7 @@ import polars as pl
 import pytest
 
 from tabbench.stats import (
+    ScoreMatrix,
     bootstrap_seed_means,
     bradley_terry_elo,
     elo_with_intervals,
@@ -93,6 +94,51 @@ def test_elo_intervals_contain_the_rating():
     elo = elo_with_intervals(matrix, n_bootstrap=50)
     assert np.all(elo.low <= elo.rating + 1e-9) and np.all(elo.rating <= elo.high + 1e-9)
     assert elo.rating[0] > elo.rating[1]
+
+
+def _elo_matrix() -> ScoreMatrix:
+    rng = np.random.default_rng(1)
+    values = np.array([1.0, 0.6, 0.3, 0.0]) + rng.normal(0, 0.5, size=(15, 4))
+    return ScoreMatrix(values, ["a", "random-forest", "c", "d"], [(f"d{i}",) for i in range(15)])
+
+
+def test_elo_anchor_puts_random_forest_at_1000_and_moves_the_intervals_with_it():
+    matrix = _elo_matrix()
+    centred = elo_with_intervals(matrix, n_bootstrap=40, anchor=None)
+    anchored = elo_with_intervals(matrix, n_bootstrap=40)
+    assert centred.anchor is None and centred.scale == "mean = 1000"
+    assert centred.rating.mean() == pytest.approx(1000.0)
+    assert anchored.anchor == "random-forest" and anchored.scale == "random-forest = 1000"
+    assert anchored.rating[1] == 1000.0
+    offset = 1000.0 - centred.rating[1]
+    for field in ("rating", "low", "high"):  # one offset for ratings and intervals alike
+        assert getattr(anchored, field) == pytest.approx(getattr(centred, field) + offset)
+    # the anchor's own interval keeps its width: how sure its place in the field is
+    assert anchored.high[1] - anchored.low[1] > 0
+    # without the anchor among the models: centred on the mean
+    other = elo_with_intervals(matrix, n_bootstrap=40, anchor="tabpfn")
+    assert other.anchor is None and other.rating.mean() == pytest.approx(1000.0)
+
+
+def test_elo_blocks_weigh_each_dataset_once():
+    # dataset x: a wins both splits; dataset y: b wins its one split. As blocks, each
+    # dataset weighs 1: one win each, equal ratings; as tasks, a wins 2 of 3
+    matrix = ScoreMatrix(np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]]), ["a", "b"],
+                         [("x", "s0"), ("x", "s1"), ("y", "s0")])
+    blocks = [task[0] for task in matrix.tasks]
+    by_dataset = elo_with_intervals(matrix, n_bootstrap=20, blocks=blocks)
+    assert by_dataset.rating == pytest.approx([1000.0, 1000.0])
+    by_task = elo_with_intervals(matrix, n_bootstrap=20, ridge=0.0, anchor=None)
+    assert by_task.rating[0] - by_task.rating[1] == pytest.approx(400 * math.log10(2), abs=0.01)
+    with pytest.raises(ValueError, match="blocks: 2 labels for 3 tasks"):
+        elo_with_intervals(matrix, blocks=["x", "y"])
+
+
+def test_elo_has_no_battle_where_a_score_is_missing():
+    # the first task has no score for b: it adds nothing, as if it were not there
+    values = np.array([[1.0, np.nan], [0.0, 1.0], [1.0, 0.0], [0.0, 1.0]])
+    assert bradley_terry_elo(values) == pytest.approx(bradley_terry_elo(values[1:]))
+    assert bradley_terry_elo(values)[1] > 1000.0
 
 
 def test_kendall_tau():
