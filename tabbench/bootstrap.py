@@ -1,5 +1,8 @@
 """Confidence within one test set: a paired bootstrap over test rows of every model's score.
 
+(Longer than 500 lines: each vectorized metric sits beside its weighted formula and the
+resampling it must agree with.)
+
 For one (dataset, split, seed), :func:`paired_bootstrap` resamples the test rows (the same
 resamples for every model, so the comparison is paired), scores every model on every
 resample, and reports each model's percentile interval and whether it is *tied with the
