@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import replace
 
 import numpy as np
@@ -10,16 +11,24 @@ from tabbench.datasets.dataset import Dataset
 from tabbench.datasets.load import fingerprint, load_dataset
 from tabbench.datasets.spec import DatasetSpec
 
-_LOADED: dict[tuple[str, int | None], Dataset] = {}
+#: Loaded subsamples kept per process, most recently used last: a long-lived worker keeps
+#: the datasets of its recent jobs, not every dataset it ever ran.
+KEEP = 2
+_LOADED: OrderedDict[tuple[str, int | None], Dataset] = OrderedDict()
 
 
 def load_subsample(spec: DatasetSpec, max_rows: int | None) -> Dataset:
-    """The dataset of ``spec``, subsampled to ``max_rows`` if set; loaded once per process
-    (keyed by the data's fingerprint, so a changed file is loaded again)."""
+    """The dataset of ``spec``, subsampled to ``max_rows`` if set; kept once loaded (the
+    last :data:`KEEP` per process, keyed by the data's fingerprint, so a changed file is
+    loaded again)."""
     digest = fingerprint(spec)
     key = (digest, max_rows)
-    if key not in _LOADED:
+    if key in _LOADED:
+        _LOADED.move_to_end(key)
+    else:
         _LOADED[key] = subsample(load_dataset(spec, key=digest), max_rows)
+        while len(_LOADED) > KEEP:
+            _LOADED.popitem(last=False)
     return _LOADED[key]
 
 

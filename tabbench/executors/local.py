@@ -1,8 +1,11 @@
-"""The ``local`` executor: jobs in child processes on this machine.
+"""The ``local`` executor: jobs in worker processes on this machine.
 
-It runs each job in a fresh child process (from a forkserver that has the libraries
-imported once), at most ``jobs`` at a time, so that a job over its time limit can be killed
-and becomes a ``timeout`` row, and a crashing job becomes a ``failed`` row.
+At most ``jobs`` worker processes (started from a forkserver that has the libraries
+imported once) each run one job at a time and stay for the next, keeping the libraries
+imported and the last datasets loaded; a worker takes, when it can, the next job on the
+dataset it already holds. A job over its time limit has its worker killed and becomes a
+``timeout`` row; a job whose worker dies becomes a ``failed`` row; a killed or dead worker
+is replaced by a fresh process, so the next job inherits nothing from it.
 """
 
 from __future__ import annotations
@@ -13,8 +16,8 @@ import multiprocessing as mp
 import os
 import signal
 import time
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from multiprocessing.connection import Connection, wait
 from typing import TYPE_CHECKING, Any
@@ -28,19 +31,24 @@ _PRELOAD = ["tabbench.job", "tabbench.tuning", "tabbench.preprocess", "tabbench.
             "numpy", "polars", "sklearn", "optuna"]
 
 
-@dataclass
-class _Running:
-    job: Job
-    process: Any
-    conn: Connection
-    deadline: float | None
-    started_at: datetime
-
-
 def _child(conn: Connection, fn: Any, args: tuple) -> None:
     _die_with_parent()
     conn.send(fn(*args))
     conn.close()
+
+
+def _serve(conn: Connection) -> None:
+    """A worker's loop: run each ``(fn, args)`` it is sent and send back the result."""
+    _die_with_parent()
+    while True:
+        try:
+            task = conn.recv()
+        except EOFError:  # the driver is gone
+            return
+        if task is None:
+            return
+        fn, args = task
+        conn.send(fn(*args))
 
 
 def _die_with_parent() -> None:
@@ -56,8 +64,118 @@ def closing_row(job: Job, status: str, error: str, started_at: datetime) -> JobO
     return JobOutput(row)
 
 
+@dataclass(eq=False)
+class _Worker:
+    process: Any
+    conn: Connection
+    task: Any = None                     # what it runs now (None: idle)
+    deadline: float | None = None
+    last_key: Any = None                 # the affinity key of its last task
+    pid: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.pid = self.process.pid
+
+
+class WorkerPool:
+    """Up to ``size`` long-lived worker processes, each running one call at a time.
+
+    :meth:`run` sends each task's ``fn(*args)`` to an idle worker and yields
+    ``(task, result)`` as calls finish, where ``result`` is the call's return value, a
+    :class:`ChildTimeout` (the worker was killed) or a :class:`ChildDied`. A killed or dead
+    worker is replaced by a new process. ``key(task)`` groups tasks that share state
+    worth keeping (a dataset): an idle worker takes the first pending task with the key of
+    its last one, else the first pending task.
+    """
+
+    def __init__(self, size: int, time_limit: float | None = None,
+                 context: Any = None) -> None:
+        self.size = size
+        self.time_limit = time_limit
+        self._context = context or mp.get_context("forkserver")
+        self.started: list[int] = []     # pids of every worker started, in order
+
+    def run(self, tasks: Iterable[Any], call: Callable[[Any], tuple[Any, tuple]],
+            key: Callable[[Any], Any] = lambda task: None) -> Iterator[tuple[Any, Any]]:
+        """Yield ``(task, result)`` for every task; ``call(task)`` gives ``(fn, args)``."""
+        pending = list(tasks)
+        workers: list[_Worker] = []
+        try:
+            while pending or any(w.task is not None for w in workers):
+                for worker in [w for w in workers if w.task is None]:
+                    if pending:
+                        self._assign(worker, self._take(pending, worker.last_key, key), call,
+                                     key)
+                while pending and len(workers) < self.size:
+                    worker = self._start()
+                    workers.append(worker)
+                    self._assign(worker, pending.pop(0), call, key)
+                yield from self._collect(workers)
+        finally:
+            for worker in workers:
+                self._stop(worker)
+
+    @staticmethod
+    def _take(pending: list[Any], last: Any, key: Callable[[Any], Any]) -> Any:
+        if last is not None:
+            for index, task in enumerate(pending):
+                if key(task) == last:
+                    return pending.pop(index)
+        return pending.pop(0)
+
+    def _start(self) -> _Worker:
+        parent, child = self._context.Pipe(duplex=True)
+        process = self._context.Process(target=_serve, args=(child,), daemon=True)
+        process.start()
+        child.close()
+        self.started.append(process.pid)
+        return _Worker(process, parent)
+
+    def _assign(self, worker: _Worker, task: Any, call: Callable, key: Callable) -> None:
+        worker.task, worker.last_key = task, key(task)
+        worker.deadline = time.monotonic() + self.time_limit if self.time_limit else None
+        worker.conn.send(call(task))
+
+    def _collect(self, workers: list[_Worker]) -> Iterator[tuple[Any, Any]]:
+        busy = [w for w in workers if w.task is not None]
+        deadlines = [w.deadline for w in busy if w.deadline is not None]
+        timeout = max(0.0, min(deadlines) - time.monotonic()) if deadlines else None
+        ready = wait([w.conn for w in busy], timeout=timeout)
+        now = time.monotonic()
+        for worker in busy:
+            task, result = worker.task, None
+            if worker.conn in ready:
+                try:
+                    result = worker.conn.recv()
+                except (EOFError, OSError):
+                    worker.process.join()
+                    result = ChildDied(f"the job's process died (exit code "
+                                       f"{worker.process.exitcode})")
+            elif worker.deadline is not None and now >= worker.deadline:
+                result = ChildTimeout(f"over the time limit of {self.time_limit:g} s")
+            else:
+                continue
+            worker.task = None
+            if isinstance(result, ChildTimeout | ChildDied):  # replaced on the next round
+                self._stop(worker, kill=True)
+                workers.remove(worker)
+            yield task, result
+
+    @staticmethod
+    def _stop(worker: _Worker, kill: bool = False) -> None:
+        if not kill and worker.task is None:
+            with contextlib.suppress(OSError, ValueError):
+                worker.conn.send(None)
+            worker.process.join(timeout=1.0)
+        if worker.process.is_alive():
+            worker.process.kill()
+        worker.process.join()
+        worker.conn.close()
+
+
 class LocalExecutor:
-    """Run jobs in child processes, ``jobs`` at a time, each with an optional time limit."""
+    """Run jobs in a :class:`WorkerPool` of ``jobs`` processes, each job with an optional
+    time limit."""
 
     def __init__(self, jobs: int = 1, time_limit: float | None = None) -> None:
         self.jobs = jobs
@@ -72,51 +190,25 @@ class LocalExecutor:
         ``datasets`` maps ``(dataset_fingerprint, max_rows)`` to a dataset already in memory
         (a Dask worker's scattered copy), handed to the job instead of reading its file.
         """
-        pending = list(jobs)
-        pending.reverse()
-        running: list[_Running] = []
         datasets = datasets or {}
-        try:
-            while pending or running:
-                while pending and len(running) < self.jobs:
-                    job = pending.pop()
-                    dataset = datasets.get((job.dataset_fingerprint, job.max_rows))
-                    running.append(self._start(job, dataset))
-                yield from self._collect(running)
-        finally:
-            for item in running:
-                item.process.kill()
-                item.process.join()
+        started: dict[str, datetime] = {}
 
-    def _start(self, job: Job, dataset: Dataset | None) -> _Running:
-        process, parent = _start_child(self._context, run_job, (job, dataset))
-        deadline = time.monotonic() + self.time_limit if self.time_limit else None
-        return _Running(job, process, parent, deadline, datetime.now(UTC))
+        def call(job: Job) -> tuple[Any, tuple]:
+            started[job.job_id] = datetime.now(UTC)
+            return run_job, (job, datasets.get(_dataset_key(job)))
 
-    def _collect(self, running: list[_Running]) -> Iterator[tuple[Job, JobOutput]]:
-        deadlines = [r.deadline for r in running if r.deadline is not None]
-        timeout = max(0.0, min(deadlines) - time.monotonic()) if deadlines else None
-        ready = wait([r.conn for r in running], timeout=timeout)
-        now = time.monotonic()
-        for item in list(running):
-            result = None
-            if item.conn in ready:
-                try:
-                    result = (item.job, item.conn.recv())
-                except (EOFError, OSError):
-                    item.process.join()
-                    code = item.process.exitcode
-                    error = f"the job's process died (exit code {code})"
-                    result = (item.job, closing_row(item.job, "failed", error, item.started_at))
-            elif item.deadline is not None and now >= item.deadline:
-                item.process.kill()
-                error = f"over the time limit of {self.time_limit:g} s"
-                result = (item.job, closing_row(item.job, "timeout", error, item.started_at))
-            if result is not None:
-                item.process.join()
-                item.conn.close()
-                running.remove(item)
-                yield result
+        pool = WorkerPool(self.jobs, self.time_limit, self._context)
+        for job, result in pool.run(jobs, call, key=_dataset_key):
+            if isinstance(result, ChildTimeout):
+                yield job, closing_row(job, "timeout", str(result), started[job.job_id])
+            elif isinstance(result, ChildDied):
+                yield job, closing_row(job, "failed", str(result), started[job.job_id])
+            else:
+                yield job, result
+
+
+def _dataset_key(job: Job) -> tuple:
+    return (job.dataset_fingerprint, job.max_rows)
 
 
 def _start_child(context: Any, fn: Any, args: tuple) -> tuple[Any, Connection]:
