@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import traceback
 import warnings
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -205,9 +206,10 @@ def _prepare(job: Job, spec: Any, dataset: Dataset | None,
     if job.features is not None:
         dataset, rank_seconds = select_features(dataset, split, job.features)
     device = resolve_device(job.device) if spec.supports_gpu else "cpu"
-    data = prepare_data(dataset, split, spec.family, metric=job.metric, seed=job.seed,
-                        n_threads=job.n_threads, device=device,
-                        max_rounds=job.budget.max_rounds)
+    data = _prepared(dataset, split, job, spec.family)
+    data = replace(data, metric=job.metric, context=replace(
+        data.context, seed=job.seed, n_threads=job.n_threads, device=device,
+        max_rounds=job.budget.max_rounds))
     row.update(n_train=len(split.train), n_val=len(split.val), n_test=len(split.test),
                n_features=data.X_train.shape[1])
     time = dataset.time()
@@ -217,6 +219,29 @@ def _prepare(job: Job, spec: Any, dataset: Dataset | None,
                                  for part, values in predictions.items()}, time)
 
     return data, rank_seconds, stored
+
+
+#: Preprocessed splits kept per process: the jobs of one worker on the same data, split,
+#: features and model family (e.g. LightGBM and XGBoost) share one preprocessing.
+_PREPARED: OrderedDict[tuple, PreparedData] = OrderedDict()
+_KEEP_PREPARED = 2
+
+
+def _prepared(dataset: Dataset, split: Split, job: Job, family: str) -> PreparedData:
+    """``prepare_data`` for the job's split and family, done once per process (the
+    context's seed, threads and device to be set by the caller; models never modify their
+    inputs, see :class:`~tabbench.models.base.FitContext`)."""
+    key = (dataset.fingerprint, dataset.n_rows, tuple(dataset.features.items()), split.id,
+           json.dumps(job.split_params, sort_keys=True, default=str), family)
+    if key in _PREPARED:
+        _PREPARED.move_to_end(key)
+        return _PREPARED[key]
+    data = prepare_data(dataset, split, family, metric=job.metric, seed=job.seed,
+                        n_threads=job.n_threads, device="cpu")
+    _PREPARED[key] = data
+    while len(_PREPARED) > _KEEP_PREPARED:
+        _PREPARED.popitem(last=False)
+    return data
 
 
 def _run(job: Job, row: dict[str, Any],

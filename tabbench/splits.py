@@ -35,6 +35,7 @@ import json
 import math
 import numbers
 import re
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -658,6 +659,29 @@ def make_splits(dataset: Dataset, strategy: str, params: dict[str, Any] | None =
     return splits
 
 
+#: Splits made by :func:`find_split` kept per process (a worker's jobs share them).
+_MADE: OrderedDict[tuple, list[Split]] = OrderedDict()
+_KEEP_MADE = 8
+
+
+def _made_splits(dataset: Dataset, strategy: str, params: dict[str, Any]) -> list[Split]:
+    """``make_splits(dataset, strategy, params)``, made once per process for the same data
+    (its fingerprint and rows), strategy and params; the index arrays are read-only."""
+    key = (dataset.fingerprint, dataset.n_rows, strategy,
+           json.dumps(params, sort_keys=True, default=str))
+    if key in _MADE:
+        _MADE.move_to_end(key)
+        return _MADE[key]
+    splits = make_splits(dataset, strategy, params, seed=0)
+    for split in splits:
+        for part in (split.train, split.val, split.test):
+            part.flags.writeable = False
+    _MADE[key] = splits
+    while len(_MADE) > _KEEP_MADE:
+        _MADE.popitem(last=False)
+    return splits
+
+
 def find_split(dataset: Dataset, split_id: str | None,
                params: dict[str, Any] | None = None) -> Split:
     """The split called ``split_id`` (default ``time-0``, or ``random-0`` without a time column).
@@ -684,7 +708,7 @@ def find_split(dataset: Dataset, split_id: str | None,
     if strategy in TIME_KINDS and not dataset.spec.time_column:
         raise TabbenchError(f"{where}: split {split_id!r} needs a time column and dataset "
                             f"{dataset.name!r} has none; use random-0")
-    splits = make_splits(dataset, strategy, dict(params or {}), seed=0)
+    splits = _made_splits(dataset, strategy, dict(params or {}))
     for split in splits:
         if split.id == wanted:
             return split

@@ -9,6 +9,7 @@ a key that hashes the file's bytes and the spec, so a changed file is never serv
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import inspect
 import json
@@ -54,11 +55,25 @@ def fingerprint(spec: DatasetSpec) -> str:
     digest.update(CLEANING_VERSION.encode())
     if spec.path is not None:
         _check_file(spec)
-        with spec.path.open("rb") as handle:
-            digest.update(hashlib.file_digest(handle, "blake2b").digest())
+        stat = spec.path.stat()
+        digest.update(_file_digest(spec.path.resolve(), stat.st_size, stat.st_mtime_ns,
+                                   stat.st_ino))
     else:
-        digest.update(inspect.getsource(synthetic).encode())
+        digest.update(_generator_source().encode())
     return digest.hexdigest()
+
+
+@functools.lru_cache(maxsize=64)
+def _file_digest(path: Path, size: int, mtime_ns: int, inode: int) -> bytes:
+    """The file's content hash, computed once per process for an unchanged file (the
+    size, modification time and inode are part of the key)."""
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "blake2b").digest()
+
+
+@functools.cache
+def _generator_source() -> str:
+    return inspect.getsource(synthetic)
 
 
 def load_dataset(spec: DatasetSpec, *, use_cache: bool = True, key: str | None = None) -> Dataset:

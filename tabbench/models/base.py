@@ -25,7 +25,7 @@ class FitContext:
     """What a model needs to know about the data and the machine, beyond its params.
 
     ``X`` handed to ``fit``/``predict`` is a float32 matrix whose columns are
-    ``feature_names``; the columns listed in ``categorical`` hold integer category codes
+    ``feature_names``, which the model must not modify (the jobs of one worker share it); the columns listed in ``categorical`` hold integer category codes
     ``0..cardinality-1`` stored as floats, with NaN for missing or unseen categories.
     ``max_rounds``, when set by the tuning budget, caps the boosting rounds (or epochs) of
     iterative models. ``report``, when set (during tuning), is to be called by iterative
