@@ -4,8 +4,10 @@ At most ``jobs`` worker processes (started from a forkserver that has the librar
 imported once) each run one job at a time and stay for the next, keeping the libraries
 imported and the last datasets loaded; a worker takes, when it can, the next job on the
 dataset it already holds. A job over its time limit has its worker killed and becomes a
-``timeout`` row; a job whose worker dies becomes a ``failed`` row; a killed or dead worker
-is replaced by a fresh process, so the next job inherits nothing from it.
+``timeout`` row (the limit counts from when the job is sent, so a new worker's start is in
+it, as a fresh process per job had it); a job whose worker dies becomes a ``failed`` row;
+a killed or dead worker is replaced by a fresh process, so the next job inherits nothing
+from it. A worker gets its next job before the driver writes the files of the last one.
 """
 
 from __future__ import annotations
@@ -102,15 +104,11 @@ class WorkerPool:
         workers: list[_Worker] = []
         try:
             while pending or any(w.task is not None for w in workers):
-                for worker in [w for w in workers if w.task is None]:
-                    if pending:
-                        self._assign(worker, self._take(pending, worker.last_key, key), call,
-                                     key)
                 while pending and len(workers) < self.size:
                     worker = self._start()
                     workers.append(worker)
                     self._assign(worker, pending.pop(0), call, key)
-                yield from self._collect(workers)
+                yield from self._collect(workers, pending, call, key)
         finally:
             for worker in workers:
                 self._stop(worker)
@@ -136,7 +134,10 @@ class WorkerPool:
         worker.deadline = time.monotonic() + self.time_limit if self.time_limit else None
         worker.conn.send(call(task))
 
-    def _collect(self, workers: list[_Worker]) -> Iterator[tuple[Any, Any]]:
+    def _collect(self, workers: list[_Worker], pending: list[Any], call: Callable,
+                 key: Callable) -> Iterator[tuple[Any, Any]]:
+        """Wait for results; a worker that answered gets its next task *before* its result
+        is yielded, so the caller writes files while the worker already computes."""
         busy = [w for w in workers if w.task is not None]
         deadlines = [w.deadline for w in busy if w.deadline is not None]
         timeout = max(0.0, min(deadlines) - time.monotonic()) if deadlines else None
@@ -159,6 +160,8 @@ class WorkerPool:
             if isinstance(result, ChildTimeout | ChildDied):  # replaced on the next round
                 self._stop(worker, kill=True)
                 workers.remove(worker)
+            elif pending:
+                self._assign(worker, self._take(pending, worker.last_key, key), call, key)
             yield task, result
 
     @staticmethod

@@ -7,6 +7,7 @@ their specs here when :mod:`tabbench.models` imports them; look models up with
 
 from __future__ import annotations
 
+import functools
 import platform
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -92,8 +93,15 @@ _FAMILY_PACKAGES = {"nn": ("torch", "rtdl_num_embeddings", "tabm")}
 
 def library_versions(spec: ModelSpec, n_threads: int | None = None) -> dict[str, Any]:
     """Python and package versions a model's results depend on (and its thread count)."""
+    return dict(_versions(spec.name, spec.family, n_threads))
+
+
+@functools.lru_cache(maxsize=64)
+def _versions(name: str, family: str, n_threads: int | None) -> tuple[tuple[str, Any], ...]:
+    """:func:`library_versions`, looked up once per process (package metadata is slow to
+    read and does not change while a process runs)."""
     packages = list(_COMMON_PACKAGES)
-    packages += [spec.name] if spec.family == "gbdt" else list(_FAMILY_PACKAGES.get(spec.family, ()))
+    packages += [name] if family == "gbdt" else list(_FAMILY_PACKAGES.get(family, ()))
     found: dict[str, Any] = {"python": platform.python_version()}
     if n_threads is not None:
         found["n_threads"] = n_threads
@@ -102,7 +110,7 @@ def library_versions(spec: ModelSpec, n_threads: int | None = None) -> dict[str,
             found[package] = version(package)
         except PackageNotFoundError:
             found[package] = None
-    return found
+    return tuple(found.items())
 
 
 def register_model(spec: ModelSpec) -> ModelSpec:
