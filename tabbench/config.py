@@ -220,8 +220,8 @@ class BenchmarkConfig:
         if not self.features:
             fail("features", "must hold at least one feature set")
         if self.ensemble and not self.store_predictions:
-            fail("ensemble", "needs store_predictions: an ensemble is built from the stored "
-                             "predictions")
+            fail("ensemble", "needs the stored predictions (store_predictions = true; "
+                             "leave out --no-predictions)")
         for selection in self.features:
             if selection is not None:
                 selection.validate("top_k" if flags else where, "top_k" if flags else None)

@@ -33,7 +33,7 @@ from tabbench import __version__
 from tabbench.metrics import get_metric, is_better, score
 from tabbench.paths import safe_join
 from tabbench.predictions import JobPredictions, read_predictions
-from tabbench.results import read_checked, read_results, write_result
+from tabbench.results import parquet_files, read_checked, read_results, write_result
 from tabbench.runlock import run_folder_lock
 from tabbench.schema import JobIdentity
 
@@ -104,7 +104,10 @@ def build_ensembles(out_dir: Path, *, iterations: int = ITERATIONS,
     it was written is kept; otherwise it is computed again and its file replaced, so a
     killed ensemble step resumes where it stopped.
     """
-    with run_folder_lock(Path(out_dir), "tabbench ensemble"):
+    out_dir = Path(out_dir)
+    if not parquet_files(out_dir / "results"):
+        read_results(out_dir)  # its one-line error; the lock would create the folder
+    with run_folder_lock(out_dir, "tabbench ensemble"):
         return ensemble_run_folder(out_dir, iterations=iterations, on_result=on_result)
 
 

@@ -170,8 +170,11 @@ def test_run_with_ensemble_and_the_ensemble_command(tabbench_script, tmp_path):
                                       str(tmp_path / "none"), "--models", "dummy",
                                       "--no-predictions", "--ensemble")
     assert code == 2 and stderr.strip().splitlines() == [
-        "error: --ensemble needs store_predictions: an ensemble is built from the stored "
-        "predictions"]
+        "error: --ensemble needs the stored predictions (store_predictions = true; leave out "
+        "--no-predictions)"]
+    code, _, stderr = tabbench_script("ensemble", str(tmp_path / "typo"))
+    assert code == 2 and "no result files found" in stderr
+    assert not (tmp_path / "typo").exists()  # a mistyped folder is not created
 
 
 def test_dataset_confidence_gives_intervals_and_ties_for_models_and_ensembles(stored_run,
