@@ -57,3 +57,10 @@ def test_workers_prefer_tasks_on_the_data_they_hold():
 def test_every_task_is_answered_once(size):
     results = _run(WorkerPool(size), *[(abs, -i) for i in range(7)])
     assert results == list(range(7))
+
+
+def test_a_worker_is_retired_after_its_share_of_tasks():
+    pool = WorkerPool(1, max_tasks=2)
+    pids = _run(pool, *[(os.getpid,)] * 5)
+    assert pids[0] == pids[1] != pids[2] == pids[3] != pids[4]
+    assert pool.started == [pids[0], pids[2], pids[4]]

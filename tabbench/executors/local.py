@@ -29,6 +29,9 @@ from tabbench.job import Job, JobOutput, run_job
 if TYPE_CHECKING:
     from tabbench.datasets.dataset import Dataset
 
+#: Jobs a worker runs before a fresh process replaces it.
+MAX_TASKS_PER_WORKER = 100
+
 _PRELOAD = ["tabbench.job", "tabbench.tuning", "tabbench.preprocess", "tabbench.splits",
             "numpy", "polars", "sklearn", "optuna"]
 
@@ -72,6 +75,7 @@ class _Worker:
     conn: Connection
     task: Any = None                     # what it runs now (None: idle)
     deadline: float | None = None
+    done: int = 0                        # tasks it has finished
     last_key: Any = None                 # the affinity key of its last task
     pid: int = field(init=False)
 
@@ -87,13 +91,16 @@ class WorkerPool:
     :class:`ChildTimeout` (the worker was killed) or a :class:`ChildDied`. A killed or dead
     worker is replaced by a new process. ``key(task)`` groups tasks that share state
     worth keeping (a dataset): an idle worker takes the first pending task with the key of
-    its last one, else the first pending task.
+    its last one, else the first pending task. After ``max_tasks`` tasks a worker is
+    retired and a fresh one takes its place, so memory a library never gives back cannot
+    pile up over a long run.
     """
 
     def __init__(self, size: int, time_limit: float | None = None,
-                 context: Any = None) -> None:
+                 context: Any = None, max_tasks: int = MAX_TASKS_PER_WORKER) -> None:
         self.size = size
         self.time_limit = time_limit
+        self.max_tasks = max_tasks
         self._context = context or mp.get_context("forkserver")
         self.started: list[int] = []     # pids of every worker started, in order
 
@@ -157,8 +164,12 @@ class WorkerPool:
             else:
                 continue
             worker.task = None
+            worker.done += 1
             if isinstance(result, ChildTimeout | ChildDied):  # replaced on the next round
                 self._stop(worker, kill=True)
+                workers.remove(worker)
+            elif worker.done >= self.max_tasks:  # retired; replaced on the next round
+                self._stop(worker)
                 workers.remove(worker)
             elif pending:
                 self._assign(worker, self._take(pending, worker.last_key, key), call, key)
