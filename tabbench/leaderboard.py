@@ -115,12 +115,14 @@ def dataset_confidence(run_dir: Path, results: pl.DataFrame, *, n_resamples: int
     for (dataset, strategy, split_id, job_seed), group in ok.with_columns(
             entry_label().alias("entry")).group_by(
             "dataset", "split_strategy", "split_id", "seed", maintain_order=True):
-        predictions, y, task = {}, None, group["task"][0]
+        predictions, y, test_rows, task = {}, None, None, group["task"][0]
         for row in group.sort("entry").iter_rows(named=True):
             test = _test_predictions(row, tests)
-            if test is None or (y is not None and len(test.y) != len(y)):
-                continue
-            y = test.y if y is None else y
+            if test is None or (test_rows is not None
+                                and not np.array_equal(test.rows, test_rows)):
+                continue  # no predictions, or another subsample's rows (another max_rows)
+            if y is None:
+                y, test_rows = test.y, test.rows
             predictions[row["entry"]] = test.prediction[:, 0] if task == "regression" \
                 else test.prediction
         if len(predictions) < 2:
