@@ -64,3 +64,17 @@ def test_a_worker_is_retired_after_its_share_of_tasks():
     pids = _run(pool, *[(os.getpid,)] * 5)
     assert pids[0] == pids[1] != pids[2] == pids[3] != pids[4]
     assert pool.started == [pids[0], pids[2], pids[4]]
+
+
+def test_call_keeps_one_worker_and_replaces_it_after_a_timeout(tmp_path):
+    pool = WorkerPool(1, time_limit=4.0)
+    first = pool.call(os.getpid, ())
+    pool.call(os.chdir, (str(tmp_path),))
+    assert pool.call(os.getpid, ()) == first  # kept between calls, with its state
+    assert Path(pool.call(os.getcwd, ())) == tmp_path
+    with pytest.raises(ChildTimeout):
+        pool.call(time.sleep, (60,))
+    assert pool.call(os.getpid, ()) != first  # a fresh process after the timeout
+    assert Path(pool.call(os.getcwd, ())) != tmp_path
+    with pytest.raises(ChildDied, match="exit code 3"):
+        pool.call(os._exit, (3,))

@@ -8,7 +8,8 @@ itself, up to its ``distributed.scheduler.allowed-failures`` (3 by default); aft
 becomes a ``failed`` row. The driver writes one file per job id, so a job that ran twice
 never gives two rows.
 
-On a worker each job runs in a fresh child process, as with the local executor, so a
+On a worker each job runs in a kept child process (one per worker thread, reused across
+jobs and replaced after a timeout, a crash or 100 jobs, as with the local executor), so a
 job over its time limit is killed and becomes a ``timeout`` row. That needs workers that
 may start processes: Dask starts worker processes as daemons unless told otherwise
 (``DASK_DISTRIBUTED__WORKER__DAEMON=False``); on daemonic workers a job runs in a thread,
@@ -33,7 +34,7 @@ from typing import Any
 
 from tabbench.datasets.sample import load_subsample
 from tabbench.exceptions import TabbenchError, TabbenchWarning
-from tabbench.executors.local import ChildDied, ChildTimeout, call_in_child, closing_row
+from tabbench.executors.local import ChildDied, ChildTimeout, call_in_worker, closing_row
 from tabbench.job import Job, JobOutput, run_job, tune_shared
 from tabbench.metrics import get_metric
 from tabbench.models import get_model
@@ -59,7 +60,7 @@ def run_on_worker(phase: str, job: Job, dataset: Any, time_limit: float | None,
     try:
         if mp.current_process().daemon:
             return _call_in_thread(fn, args, time_limit)
-        return call_in_child(fn, args, time_limit)
+        return call_in_worker(fn, args, time_limit)
     except (ChildTimeout, ChildDied) as exc:
         status = "timeout" if isinstance(exc, ChildTimeout) else "failed"
         return closing_row(job, status, str(exc), started) if phase == "job" else 0

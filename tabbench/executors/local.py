@@ -17,6 +17,7 @@ import ctypes
 import multiprocessing as mp
 import os
 import signal
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -34,12 +35,6 @@ MAX_TASKS_PER_WORKER = 100
 
 _PRELOAD = ["tabbench.job", "tabbench.tuning", "tabbench.preprocess", "tabbench.splits",
             "numpy", "polars", "sklearn", "optuna"]
-
-
-def _child(conn: Connection, fn: Any, args: tuple) -> None:
-    _die_with_parent()
-    conn.send(fn(*args))
-    conn.close()
 
 
 def _serve(conn: Connection) -> None:
@@ -102,6 +97,7 @@ class WorkerPool:
         self.time_limit = time_limit
         self.max_tasks = max_tasks
         self._context = context or mp.get_context("forkserver")
+        self._kept: _Worker | None = None  # the worker of :meth:`call`
         self.started: list[int] = []     # pids of every worker started, in order
 
     def run(self, tasks: Iterable[Any], call: Callable[[Any], tuple[Any, tuple]],
@@ -119,6 +115,35 @@ class WorkerPool:
         finally:
             for worker in workers:
                 self._stop(worker)
+
+    def call(self, fn: Any, args: tuple) -> Any:
+        """``fn(*args)`` on one kept worker: started when needed, kept for the next call,
+        replaced after a timeout (:class:`ChildTimeout`), a death (:class:`ChildDied`) or
+        ``max_tasks`` calls."""
+        worker = self._kept
+        if worker is None or not worker.process.is_alive():
+            worker = self._kept = self._start()
+        worker.task = (fn, args)
+        try:
+            worker.conn.send((fn, args))
+            if not worker.conn.poll(self.time_limit):
+                raise ChildTimeout(f"over the time limit of {self.time_limit:g} s")
+            try:
+                result = worker.conn.recv()
+            except (EOFError, OSError):
+                worker.process.join()
+                raise ChildDied(f"the job's process died (exit code "
+                                f"{worker.process.exitcode})") from None
+        except BaseException:  # a timeout, a death, or this process interrupted
+            self._kept = None
+            self._stop(worker, kill=True)
+            raise
+        worker.task = None
+        worker.done += 1
+        if worker.done >= self.max_tasks:
+            self._kept = None
+            self._stop(worker)
+        return result
 
     @staticmethod
     def _take(pending: list[Any], last: Any, key: Callable[[Any], Any]) -> Any:
@@ -225,14 +250,6 @@ def _dataset_key(job: Job) -> tuple:
     return (job.dataset_fingerprint, job.max_rows)
 
 
-def _start_child(context: Any, fn: Any, args: tuple) -> tuple[Any, Connection]:
-    parent, child = context.Pipe(duplex=False)
-    process = context.Process(target=_child, args=(child, fn, args), daemon=True)
-    process.start()
-    child.close()
-    return process, parent
-
-
 class ChildTimeout(Exception):
     """A call in a child process ran past its time limit and was killed."""
 
@@ -241,27 +258,24 @@ class ChildDied(Exception):
     """A child process died before returning its result."""
 
 
-def call_in_child(fn: Any, args: tuple, time_limit: float | None) -> Any:
-    """``fn(*args)`` in a fresh child process, killed after ``time_limit`` seconds.
+_KEPT = threading.local()
 
-    Raises :class:`ChildTimeout` or :class:`ChildDied` (with the exit code); ``fn`` and
-    its arguments must be picklable.
+
+def call_in_worker(fn: Any, args: tuple, time_limit: float | None) -> Any:
+    """``fn(*args)`` in this thread's kept worker process, killed after ``time_limit`` seconds.
+
+    The worker is started on first use and kept for the next call (a Dask worker's jobs
+    reuse it as the local executor's do); it is replaced after a timeout, a death or
+    :data:`MAX_TASKS_PER_WORKER` calls. Raises :class:`ChildTimeout` or :class:`ChildDied`
+    (with the exit code); ``fn`` and its arguments must be picklable.
     """
-    context = mp.get_context("forkserver")
-    context.set_forkserver_preload(_PRELOAD)
-    process, conn = _start_child(context, fn, args)
-    try:
-        if not conn.poll(time_limit):
-            raise ChildTimeout(f"over the time limit of {time_limit:g} s")
-        try:
-            return conn.recv()
-        except (EOFError, OSError):
-            process.join()
-            raise ChildDied(f"the job's process died (exit code {process.exitcode})") from None
-    finally:
-        process.kill()
-        process.join()
-        conn.close()
+    pool = getattr(_KEPT, "pool", None)
+    if pool is None:
+        context = mp.get_context("forkserver")
+        context.set_forkserver_preload(_PRELOAD)
+        pool = _KEPT.pool = WorkerPool(1, time_limit, context)
+    pool.time_limit = time_limit
+    return pool.call(fn, args)
 
 
 def cores() -> int:
