@@ -31,14 +31,13 @@ import polars as pl
 
 from tabbench import __version__
 from tabbench.metrics import get_metric, is_better, score
-from tabbench.paths import safe_join
 from tabbench.predictions import JobPredictions, read_predictions
-from tabbench.results import parquet_files, read_checked, read_results, write_result
+from tabbench.results import parquet_files, read_results, write_result
 from tabbench.runlock import run_folder_lock
 from tabbench.schema import JobIdentity
 
 __all__ = ["ITERATIONS", "EnsembleOutcome", "build_ensembles", "caruana_weights",
-           "ensemble_run_folder"]
+           "ensemble_predictions", "ensemble_run_folder"]
 
 #: Rounds of greedy selection (AutoGluon's weighted ensemble uses 25 by default).
 ITERATIONS = 25
@@ -118,7 +117,7 @@ def ensemble_run_folder(out_dir: Path, *, iterations: int = ITERATIONS,
     out_dir = Path(out_dir)
     results = read_results(out_dir)
     benchmark = results.filter(pl.col("kind") == "benchmark")
-    existing = _existing_states(out_dir, results)
+    existing = _existing(results)
     outcomes = []
     for key, group in benchmark.group_by(_GROUP, maintain_order=True):
         outcome = _ensemble_group(out_dir, dict(zip(_GROUP, key, strict=True)), group,
@@ -131,15 +130,27 @@ def ensemble_run_folder(out_dir: Path, *, iterations: int = ITERATIONS,
     return outcomes
 
 
-def _existing_states(out_dir: Path, results: pl.DataFrame) -> dict[str, str]:
-    """``job_id → member state`` of the ensemble rows already in the folder."""
+def _existing(results: pl.DataFrame) -> dict[str, dict[str, Any]]:
+    """``job_id → row`` of the ensemble rows already in the folder."""
     rows = results.filter(pl.col("kind") == "ensemble")
-    return {row["job_id"]: json.loads(row["best_params"]).get("state", "")
-            for row in rows.iter_rows(named=True) if row["best_params"]}
+    return {row["job_id"]: row for row in rows.iter_rows(named=True) if row["best_params"]}
+
+
+def ensemble_predictions(row: dict[str, Any],
+                         members: dict[str, JobPredictions]) -> JobPredictions | None:
+    """The predictions of the ensemble in result ``row``: its members' (``job_id →``
+    stored predictions), blended with its weights; ``None`` if a member's are missing."""
+    weights = json.loads(row["best_params"])["members"]
+    if not weights or any(job_id not in members for job_id in weights):
+        return None
+    first = members[next(iter(weights))]
+    blend = sum(weight * members[job_id].prediction for job_id, weight in weights.items())
+    return JobPredictions(first.rows, first.time, first.y, blend)
 
 
 def _ensemble_group(out_dir: Path, key: dict[str, Any], group: pl.DataFrame,
-                    existing: dict[str, str], iterations: int) -> EnsembleOutcome | None:
+                    existing: dict[str, dict[str, Any]],
+                    iterations: int) -> EnsembleOutcome | None:
     """Build (or keep) the ensemble of one (dataset, split, seed)."""
     group = group.sort("job_id")
     left_out = {row["job_id"]: f"status {row['status']}"
@@ -177,8 +188,9 @@ def _ensemble_group(out_dir: Path, key: dict[str, Any], group: pl.DataFrame,
         key={"dataset": key["dataset_fingerprint"], "split": key["split_id"],
              "seed": key["seed"], "method": METHOD, "iterations": iterations,
              "metric": first["metric"]})
-    if existing.get(identity.job_id) == state:
-        return EnsembleOutcome(_read_row(out_dir, identity.job_id), False, left_out)
+    kept = existing.get(identity.job_id)
+    if kept is not None and json.loads(kept["best_params"]).get("state") == state:
+        return EnsembleOutcome(kept, False, left_out)
     row = _score(identity, members, val, test, iterations, state, left_out)
     write_result(out_dir, row, None)
     return EnsembleOutcome(row, True, left_out)
@@ -232,6 +244,3 @@ def _shape(prediction: np.ndarray, task: str) -> np.ndarray:
     """Stored ``(n, k)`` predictions as the metrics take them (values ``(n,)`` for regression)."""
     return prediction[:, 0] if task == "regression" else prediction
 
-
-def _read_row(out_dir: Path, job_id: str) -> dict[str, Any]:
-    return read_checked(safe_join(out_dir, "results", f"{job_id}.parquet")).row(0, named=True)

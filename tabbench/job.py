@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import traceback
 import warnings
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -16,6 +15,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from tabbench import splits
+from tabbench._recent import Recent
 from tabbench.config import Budget, FeatureSelection
 from tabbench.datasets.sample import load_subsample
 from tabbench.datasets.spec import DatasetSpec
@@ -223,8 +223,7 @@ def _prepare(job: Job, spec: Any, dataset: Dataset | None,
 
 #: Preprocessed splits kept per process: the jobs of one worker on the same data, split,
 #: features and model family (e.g. LightGBM and XGBoost) share one preprocessing.
-_PREPARED: OrderedDict[tuple, PreparedData] = OrderedDict()
-_KEEP_PREPARED = 2
+_PREPARED: Recent[PreparedData] = Recent(2)
 
 
 def _prepared(dataset: Dataset, split: Split, job: Job, family: str) -> PreparedData:
@@ -233,15 +232,9 @@ def _prepared(dataset: Dataset, split: Split, job: Job, family: str) -> Prepared
     inputs, see :class:`~tabbench.models.base.FitContext`)."""
     key = (dataset.fingerprint, dataset.n_rows, tuple(dataset.features.items()), split.id,
            json.dumps(job.split_params, sort_keys=True, default=str), family)
-    if key in _PREPARED:
-        _PREPARED.move_to_end(key)
-        return _PREPARED[key]
-    data = prepare_data(dataset, split, family, metric=job.metric, seed=job.seed,
-                        n_threads=job.n_threads, device="cpu")
-    _PREPARED[key] = data
-    while len(_PREPARED) > _KEEP_PREPARED:
-        _PREPARED.popitem(last=False)
-    return data
+    return _PREPARED.get(key, lambda: prepare_data(
+        dataset, split, family, metric=job.metric, seed=job.seed, n_threads=job.n_threads,
+        device="cpu"))
 
 
 def _run(job: Job, row: dict[str, Any],

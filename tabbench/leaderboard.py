@@ -7,7 +7,6 @@ The files themselves are read and written by :mod:`tabbench.results` and
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import numpy as np
 import polars as pl
 
 from tabbench.bootstrap import paired_bootstrap
+from tabbench.ensemble import ensemble_predictions
 from tabbench.metrics import get_metric
 from tabbench.predictions import JobPredictions, read_predictions
 from tabbench.results import with_kind
@@ -144,14 +144,9 @@ def dataset_confidence(run_dir: Path, results: pl.DataFrame, *, n_resamples: int
 
 def _test_predictions(row: dict, tests: dict[str, JobPredictions]) -> JobPredictions | None:
     """A job's stored test predictions; an ensemble's, blended from its members'."""
-    if row["kind"] != "ensemble":
-        return tests.get(row["job_id"])
-    members = json.loads(row["best_params"])["members"]
-    if not members or any(job_id not in tests for job_id in members):
-        return None
-    first = tests[next(iter(members))]
-    blend = sum(weight * tests[job_id].prediction for job_id, weight in members.items())
-    return JobPredictions(first.rows, first.time, first.y, blend)
+    if row["kind"] == "ensemble":
+        return ensemble_predictions(row, tests)
+    return tests.get(row["job_id"])
 
 
 def ties_with_best(confidence: pl.DataFrame) -> pl.DataFrame:

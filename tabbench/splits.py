@@ -35,7 +35,6 @@ import json
 import math
 import numbers
 import re
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -43,6 +42,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from tabbench._recent import Recent
 from tabbench._registry import Registry
 from tabbench.exceptions import SplitError, TabbenchError
 
@@ -660,8 +660,7 @@ def make_splits(dataset: Dataset, strategy: str, params: dict[str, Any] | None =
 
 
 #: Splits made by :func:`find_split` kept per process (a worker's jobs share them).
-_MADE: OrderedDict[tuple, list[Split]] = OrderedDict()
-_KEEP_MADE = 8
+_MADE: Recent[list[Split]] = Recent(8)
 
 
 def _made_splits(dataset: Dataset, strategy: str, params: dict[str, Any]) -> list[Split]:
@@ -669,16 +668,13 @@ def _made_splits(dataset: Dataset, strategy: str, params: dict[str, Any]) -> lis
     (its fingerprint and rows), strategy and params; the index arrays are read-only."""
     key = (dataset.fingerprint, dataset.n_rows, strategy,
            json.dumps(params, sort_keys=True, default=str))
-    if key in _MADE:
-        _MADE.move_to_end(key)
-        return _MADE[key]
-    splits = make_splits(dataset, strategy, params, seed=0)
+    return _MADE.get(key, lambda: _read_only(make_splits(dataset, strategy, params, seed=0)))
+
+
+def _read_only(splits: list[Split]) -> list[Split]:
     for split in splits:
         for part in (split.train, split.val, split.test):
             part.flags.writeable = False
-    _MADE[key] = splits
-    while len(_MADE) > _KEEP_MADE:
-        _MADE.popitem(last=False)
     return splits
 
 

@@ -2,34 +2,27 @@
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from dataclasses import replace
 
 import numpy as np
 
+from tabbench._recent import Recent
 from tabbench.datasets.dataset import Dataset
 from tabbench.datasets.load import fingerprint, load_dataset
 from tabbench.datasets.spec import DatasetSpec
 
-#: Loaded subsamples kept per process, most recently used last: a long-lived worker keeps
-#: the datasets of its recent jobs, not every dataset it ever ran.
-KEEP = 2
-_LOADED: OrderedDict[tuple[str, int | None], Dataset] = OrderedDict()
+#: Loaded subsamples kept per process: a long-lived worker keeps the datasets of its last
+#: jobs, not every dataset it ever ran.
+_LOADED: Recent[Dataset] = Recent(2)
 
 
 def load_subsample(spec: DatasetSpec, max_rows: int | None) -> Dataset:
     """The dataset of ``spec``, subsampled to ``max_rows`` if set; kept once loaded (the
-    last :data:`KEEP` per process, keyed by the data's fingerprint, so a changed file is
-    loaded again)."""
+    last two per process, keyed by the data's fingerprint, so a changed file is loaded
+    again)."""
     digest = fingerprint(spec)
-    key = (digest, max_rows)
-    if key in _LOADED:
-        _LOADED.move_to_end(key)
-    else:
-        _LOADED[key] = subsample(load_dataset(spec, key=digest), max_rows)
-        while len(_LOADED) > KEEP:
-            _LOADED.popitem(last=False)
-    return _LOADED[key]
+    return _LOADED.get((digest, max_rows),
+                       lambda: subsample(load_dataset(spec, key=digest), max_rows))
 
 
 def subsample(dataset: Dataset, max_rows: int | None) -> Dataset:

@@ -20,15 +20,12 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from multiprocessing.connection import Connection, wait
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from tabbench.job import Job, JobOutput, run_job
-
-if TYPE_CHECKING:
-    from tabbench.datasets.dataset import Dataset
 
 #: Jobs a worker runs before a fresh process replaces it.
 MAX_TASKS_PER_WORKER = 100
@@ -72,10 +69,6 @@ class _Worker:
     deadline: float | None = None
     done: int = 0                        # tasks it has finished
     last_key: Any = None                 # the affinity key of its last task
-    pid: int = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.pid = self.process.pid
 
 
 class WorkerPool:
@@ -222,19 +215,13 @@ class LocalExecutor:
         self._context = mp.get_context("forkserver")
         self._context.set_forkserver_preload(_PRELOAD)
 
-    def run(self, jobs: Iterable[Job], datasets: dict[tuple, Dataset] | None = None,
-            ) -> Iterator[tuple[Job, JobOutput]]:
-        """Yield ``(job, output)`` for each job as it finishes.
-
-        ``datasets`` maps ``(dataset_fingerprint, max_rows)`` to a dataset already in memory
-        (a Dask worker's scattered copy), handed to the job instead of reading its file.
-        """
-        datasets = datasets or {}
+    def run(self, jobs: Iterable[Job]) -> Iterator[tuple[Job, JobOutput]]:
+        """Yield ``(job, output)`` for each job as it finishes."""
         started: dict[str, datetime] = {}
 
         def call(job: Job) -> tuple[Any, tuple]:
             started[job.job_id] = datetime.now(UTC)
-            return run_job, (job, datasets.get(_dataset_key(job)))
+            return run_job, (job,)
 
         pool = WorkerPool(self.jobs, self.time_limit, self._context)
         for job, result in pool.run(jobs, call, key=_dataset_key):
