@@ -76,7 +76,8 @@ class Job:
         the run name or the thread count)."""
         key = {
             "dataset": self.dataset_fingerprint, "split": self.split_id,
-            "split_params": self.split_params, "model": self.model, "variant": self.variant,
+            "split_params": splits.identity_params(self.split_strategy, self.split_params),
+            "model": self.model, "variant": self.variant,
             "budget": [self.budget.trials_for("gbdt"), self.budget.n_trials,
                        self.budget.trials_for("nn"),
                        self.budget.eval_seeds, self.budget.max_rounds, self.budget.timeout],

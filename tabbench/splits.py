@@ -54,6 +54,10 @@ __all__ = ["SPLITTERS", "TIME_KINDS", "Split", "SplitKind", "find_split", "make_
 
 SplitKind = Literal["time", "sliding-window", "expanding-window", "random", "stratified", "group"]
 TIME_KINDS: tuple[str, ...] = ("time", "sliding-window", "expanding-window")
+#: Seeded kinds whose split ``i`` does not depend on how many splits are made (it is drawn
+#: from the ``i``-th child of the seed), so ``n_splits`` is not part of a split's identity:
+#: raising it adds splits and keeps the ones made before, and their results.
+COUNT_FREE_KINDS: tuple[str, ...] = ("random", "stratified", "group")
 DEFAULT_FRACTIONS: tuple[float, float, float] = (0.6, 0.2, 0.2)
 _PARTS = ("train", "val", "test")
 _COMMON = ("n_rows", "time", "y", "groups", "seed", "where")
@@ -610,8 +614,17 @@ def split_names() -> list[str]:
     return SPLITTERS.names()
 
 
+def identity_params(strategy: str, params: dict[str, Any]) -> dict[str, Any]:
+    """The params that determine a split of ``strategy``: all of them, except ``n_splits``
+    for the kinds in :data:`COUNT_FREE_KINDS`."""
+    if strategy.lower() in COUNT_FREE_KINDS:
+        return {k: v for k, v in params.items() if k != "n_splits"}
+    return dict(params)
+
+
 def _derive_seed(fingerprint: str, strategy: str, params: dict[str, Any], seed: int) -> int:
     """A 64-bit seed from the inputs, stable across processes (unlike ``hash()``)."""
+    params = identity_params(strategy, params)
     payload = json.dumps([fingerprint, strategy.lower(), sorted(params.items()), seed],
                          default=str)
     return int.from_bytes(hashlib.sha256(payload.encode()).digest()[:8], "little")

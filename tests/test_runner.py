@@ -11,7 +11,8 @@ import pytest
 
 from tabbench.config import BUDGETS, BenchmarkConfig, load_config
 from tabbench.datasets.registry import get_spec
-from tabbench.job import run_job
+from tabbench.datasets.spec import DatasetSpec
+from tabbench.job import Job, run_job
 from tabbench.leaderboard import standings
 from tabbench.models import MODELS, ModelSpec, get_model
 from tabbench.results import read_results
@@ -183,3 +184,17 @@ def test_full_disk_is_one_line_error_and_earlier_results_stay(small_disk, cli):
     assert after == before
     assert not list((out / "results").glob(".*.tmp"))
     assert set(read_results(out)["status"]) == {"ok"}
+
+
+def test_a_seeded_splits_count_is_not_part_of_its_jobs_ids():
+    spec = DatasetSpec.from_dict({"name": "ids", "task": "binary", "target": "target",
+                                  "generator": "drift", "time_column": "ts"})
+
+    def job_id(strategy, params):
+        return Job(run="r", spec=spec, dataset_fingerprint="f", split_strategy=strategy,
+                   split_id=f"{strategy}-0", model="linear", variant="tuned", seed=0,
+                   budget=BUDGETS.get("smoke"), metric="roc_auc", split_params=params).job_id
+
+    assert job_id("random", {"n_splits": 2}) == job_id("random", {})
+    assert job_id("random", {"n_splits": 2, "gap": 5}) != job_id("random", {"n_splits": 2})
+    assert job_id("sliding-window", {"n_splits": 2}) != job_id("sliding-window", {})

@@ -274,3 +274,20 @@ def test_make_splits_unknown_name_and_param():
         make_splits(dataset(), "bogus")
     with pytest.raises(SplitError, match=r"^t: split 'random': unknown parameter 'size'"):
         make_splits(dataset(), "random", {"size": 3})
+
+
+@pytest.mark.parametrize("strategy", ["random", "group"])
+def test_more_seeded_splits_keep_the_ones_made_before(strategy):
+    # raising n_splits adds splits: the first ones (and so their jobs' results) stay
+    one = make_splits(dataset(n=20), strategy)
+    three = make_splits(dataset(n=20), strategy, {"n_splits": 3})
+    assert len(three) == 3 and three[0].id == one[0].id
+    for part in ("train", "val", "test"):
+        assert np.array_equal(getattr(three[0], part), getattr(one[0], part))
+    assert not np.array_equal(three[1].test, three[0].test)  # the second draws other rows
+
+
+def test_window_count_is_part_of_a_windows_identity():
+    two = make_splits(dataset(n=30), "sliding-window", {"n_splits": 2})
+    three = make_splits(dataset(n=30), "sliding-window", {"n_splits": 3})
+    assert not np.array_equal(two[0].test, three[0].test)
