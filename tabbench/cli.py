@@ -651,13 +651,14 @@ def compare_splits_command(
     _print_frame(comparison.side_by_side(), "Mean rank over datasets",
                  {s: ".2f" for s in comparison.strategies})
     intervals = {"low": ".2f", "high": ".2f"}
-    _print_frame(comparison.taus, "Kendall tau between strategies (95% interval: per dataset "
-                 "from resampling seeds, pooled from resampling datasets)",
-                 {"tau": ".2f", **intervals, "pvalue": ".3f"})
-    _print_frame(comparison.agreement, "Mean per-dataset Kendall tau (95% interval from "
-                 "resampling datasets)", {"mean_tau": ".2f", **intervals})
+    _print_frame(comparison.taus, "Kendall tau between strategies (" + comparison.left_out()
+                 + "; 95% interval: per dataset from resampling seeds, which covers fitting "
+                 "and tuning noise only, pooled from resampling datasets)",
+                 {"tau": ".2f", **intervals})
+    _print_frame(comparison.agreement, "Mean per-dataset Kendall tau (baselines left out; 95% "
+                 "interval from resampling datasets)", {"mean_tau": ".2f", **intervals})
     console.print(comparison.headline(), markup=False, highlight=False)
-    console.print(study.seed_baseline.sentence(), markup=False, highlight=False)
+    console.print(study.noise_baseline.sentence(), markup=False, highlight=False)
     moved = comparison.moves.filter(pl.col("rank_change") != 0).drop("metric")
     _print_frame(moved, "Models whose rank moved (random → time); score change in %",
                  {"score_random": ".4f", "score_time": ".4f", "score_change_pct": "+.1f"})
@@ -674,7 +675,7 @@ def compare_splits_command(
                  "random vs time)", {"adversarial_auc": ".3f", "drifting_share": ".2f",
                                      "tau": ".2f", "rank_change": ".2f"})
     _print_frame(study.shift.correlations, "Spearman correlation across datasets of shift and "
-                 "rank change (95% interval from resampling datasets; p from scipy)",
+                 "rank change (95% interval from resampling datasets; two-sided permutation p)",
                  {"spearman": ".2f", **intervals, "pvalue": ".3g"})
     console.print(f"Slope chart: [bold]{study.slope_chart}[/]; shift against rank change: "
                   f"[bold]{study.shift_chart}[/]")

@@ -1,6 +1,6 @@
 """Compare split strategies: the same models ranked under random and time-based splits.
 
-(Longer than 500 lines: the comparison, its seed baseline, the per-strategy statistics and
+(Longer than 500 lines: the comparison, its noise baseline, the per-strategy statistics and
 the shift relation all read one rankings table and share its bootstrap helpers.)
 
 Per dataset, a model's score under a strategy is its mean test score over that strategy's
@@ -8,15 +8,23 @@ splits (e.g. the sliding windows) and seeds; models are ranked per (dataset, str
 Rankings are compared with Kendall's tau per dataset, and pooled: tau between the models'
 mean ranks over all datasets (the two overall leaderboards).
 
+**Baselines are left out of every tau** (per dataset, pooled, mean, the shift relation and
+the noise baseline): the ``dummy`` is last under every split, so every pair with it agrees,
+and with 7 models of which 6 are unrelated the expected tau would be about 0.29, not 0. They
+stay in the rankings and the per-strategy statistics (Friedman, Elo), which are leaderboards.
+
 Intervals are 95% percentile bootstraps, seeded (the same results give the same numbers):
 
-* **per dataset**, over **seeds**: only result rows are stored (no per-row predictions), and
-  a job's seed changes its tuning and fitting but not its split, so each model's seeds are
-  drawn with replacement, independently per model and per strategy (within each split),
-  and the mean scores re-ranked. With one seed per model there is nothing to resample: the
-  interval is NaN and the ``interval`` column says so.
+* **per dataset**, over **seeds**: a job's seed changes its tuning and fitting but not its
+  split, so the interval covers fitting and tuning noise only, not the choice of test rows;
+  each model's seeds are drawn with replacement, independently per model and per strategy
+  (within each split), and the mean scores re-ranked. With one seed per model there is
+  nothing to resample: the interval is NaN and the ``interval`` column says so.
 * **pooled** tau and the **mean of the per-dataset taus**, over **datasets**, the units a
   benchmark's conclusion is meant to generalize over.
+
+No p-value is given for a tau: the test of tau = 0 is not the question asked (whether two
+rankings agree less than noise would make them agree is :func:`noise_baseline`'s question).
 
 The mean per-dataset tau between the random and the time ranking is the answer to "does the
 random-split ranking predict the time-split ranking?" (:meth:`SplitComparison.headline`).
@@ -40,6 +48,7 @@ from tabbench._atomic import write_parquet_atomic
 from tabbench.exceptions import TabbenchWarning
 from tabbench.leaderboard import RANKED_KINDS, entry_label, task_scores
 from tabbench.metrics import get_metric
+from tabbench.models import baseline_models
 from tabbench.results import DamagedFileError, read_checked, with_kind
 from tabbench.stats import (
     EloResult,
@@ -54,6 +63,7 @@ from tabbench.stats import (
     rank_scores,
     resample_counts,
     score_matrix,
+    sign_test_greater,
     spearman_with_interval,
 )
 
@@ -76,13 +86,15 @@ class SplitComparison:
     """Rankings under each strategy, their agreement with intervals, and what moved."""
 
     strategies: list[str]
-    rankings: pl.DataFrame  # dataset, model, strategy, metric, score, rank
-    # dataset (or "(pooled)"), strategy_a, strategy_b, tau, low, high, pvalue, n_models, interval
+    rankings: pl.DataFrame  # dataset, model, strategy, metric, score, rank (baselines included)
+    # dataset (or "(pooled)"), strategy_a, strategy_b, tau, low, high, n_models, interval
     taus: pl.DataFrame
     moves: pl.DataFrame     # dataset, model, rank_<a>, rank_<b>, rank_change, score_<a>, score_<b>, score_change_pct
     agreement: pl.DataFrame  # strategy_a, strategy_b, mean_tau, low, high, n_datasets, interval
     reference: str = "random"
     target: str = "time"
+    #: Models left out of every tau and of ``moves`` (they stay in ``rankings``).
+    baselines: tuple[str, ...] = ()
 
     def side_by_side(self, dataset: str | None = None) -> pl.DataFrame:
         """Ranks (and scores) of each model under each strategy, one column per strategy."""
@@ -94,12 +106,18 @@ class SplitComparison:
         order = [s for s in self.strategies if s in wide.columns]
         return wide.select("model", *order).sort(order[0] if order else "model")
 
+    def left_out(self) -> str:
+        """What the taus leave out, for a table's footnote."""
+        if not self.baselines:
+            return "no baseline model in these results"
+        return f"baselines left out of every tau: {', '.join(self.baselines)}"
+
     def headline(self) -> str:
         """One sentence: does the ``reference`` ranking predict the ``target`` ranking?
 
         The number is the mean over datasets of Kendall's tau between the two rankings of a
-        dataset (1 = the same order, 0 = no relation, −1 = reversed), with its interval from
-        resampling datasets.
+        dataset (1 = the same order, 0 = no relation, −1 = reversed), baselines left out,
+        with its interval from resampling datasets.
         """
         question = (f"Does the {self.reference}-split ranking predict the {self.target}-split "
                     "ranking?")
@@ -111,14 +129,19 @@ class SplitComparison:
         rough = ", rough with so few" if n < FEW_DATASETS else ""
         interval = (f"95% CI [{low:.2f}, {high:.2f}] from resampling the {n} datasets{rough}"
                     if low == low else f"no interval from {n} dataset{'s' if n != 1 else ''}")
+        left_out = f"; {self.left_out()}" if self.baselines else ""
         return (f"{question} Mean per-dataset Kendall tau = {mean:.2f}, {interval} "
-                "(1 = same order, 0 = no relation, −1 = reversed).")
+                f"(1 = same order, 0 = no relation, −1 = reversed{left_out}).")
 
 
 def compare_splits(results: pl.DataFrame, *, reference: str = "random", target: str = "time",
-                   n_bootstrap: int = N_BOOTSTRAP, level: float = LEVEL,
-                   seed: int = 0) -> SplitComparison:
+                   n_bootstrap: int = N_BOOTSTRAP, level: float = LEVEL, seed: int = 0,
+                   baselines: tuple[str, ...] | None = None) -> SplitComparison:
     """Compare the rankings of the split strategies found in ``results`` (``ok`` rows only).
+
+    ``rankings`` ranks every model, baselines included (a leaderboard). ``taus``,
+    ``agreement`` and ``moves`` leave out ``baselines`` (default: the registered models
+    marked ``baseline``, i.e. the ``dummy``), which would make every pair of rankings agree.
 
     ``moves`` compares ``reference`` (default the random split) with ``target`` (default the
     time split), ranking on each dataset the models both scored (Kendall's tau, which only
@@ -128,11 +151,12 @@ def compare_splits(results: pl.DataFrame, *, reference: str = "random", target: 
     value is always a loss (whatever the metric's direction).
 
     ``taus`` has each tau's ``level`` interval (``low``, ``high``; per dataset from
-    resampling seeds, pooled from resampling datasets, ``n_bootstrap`` resamples drawn from
-    ``seed``) and says in ``interval`` how it was made or why there is none; ``agreement``
-    is the mean of the per-dataset taus of each pair of strategies, its interval from
-    resampling datasets.
+    resampling seeds, which covers fitting and tuning noise only; pooled from resampling
+    datasets; ``n_bootstrap`` resamples drawn from ``seed``) and says in ``interval`` how it
+    was made or why there is none; ``agreement`` is the mean of the per-dataset taus of each
+    pair of strategies, its interval from resampling datasets.
     """
+    baselines = tuple(baseline_models() if baselines is None else baselines)
     scores = task_scores(results)
     if scores.is_empty():
         raise ValueError("no ok results to compare")
@@ -146,83 +170,109 @@ def compare_splits(results: pl.DataFrame, *, reference: str = "random", target: 
         for _, group in per_strategy.group_by("dataset", "strategy", maintain_order=True)
     ]).sort("dataset", "strategy", "rank")
     strategies = _order(rankings["strategy"].unique().to_list())
-    taus = _taus(rankings, strategies, _seed_scores(results), n_bootstrap=n_bootstrap,
+    compared = _without_baselines(results, baselines)
+    entries = set(_seed_scores(compared)["model"].to_list())
+    ranked = rankings.filter(pl.col("model").is_in(list(entries)))
+    taus = _taus(ranked, strategies, _seed_scores(compared), n_bootstrap=n_bootstrap,
                  level=level, seed=seed)
-    return SplitComparison(strategies, rankings, taus, _moves(rankings, reference, target),
+    present = tuple(b for b in baselines if results["model"].is_in([b]).any())
+    return SplitComparison(strategies, rankings, taus, _moves(ranked, reference, target),
                            _agreement(taus, strategies, n_bootstrap=n_bootstrap, level=level,
-                                      seed=seed), reference, target)
+                                      seed=seed), reference, target, present)
+
+
+def noise_taus(r0: np.ndarray, r1: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """tau(r0, r1) and tau(r0, t) along the last axis (models; higher scores are better),
+    batched over any leading axes: :class:`NoiseBaseline`'s two agreements."""
+    return kendall_tau_b(r0, r1), kendall_tau_b(r0, t)
+
+
+def noise_counts(tau_noise: np.ndarray, tau_across: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Along the last axis (datasets): how many have ``tau_across`` below ``tau_noise``, and
+    how many are not tied (the sign test's n)."""
+    return (tau_across < tau_noise).sum(-1), (tau_across != tau_noise).sum(-1)
+
+
+def _without_baselines(results: pl.DataFrame, baselines: tuple[str, ...]) -> pl.DataFrame:
+    return results.filter(~pl.col("model").is_in(list(baselines)))
 
 
 @dataclass(frozen=True)
-class SeedBaseline:
-    """How much of a rank change is seed noise: single-seed rankings compared.
+class NoiseBaseline:
+    """Do the ``reference`` and ``target`` rankings agree less than noise would explain?
 
-    ``table`` has per dataset ``tau_same_strategy`` (mean Kendall tau between the rankings
-    of two different seeds under one strategy, over both strategies and all seed pairs)
-    and ``tau_across`` (mean tau between the ``reference`` ranking of one seed and the
-    ``target`` ranking of another); both compare one seed with one seed, so they are on
-    the same footing. ``n_lower`` datasets of ``n_datasets`` have ``tau_across`` below
-    ``tau_same_strategy``; ``pvalue`` is the two-sided sign test of that count.
+    Per dataset, with two reference splits ``r0`` and ``r1`` (for the random strategy: two
+    draws of the test rows, of the same sizes) and the target split ``t``, each ranking
+    from the models' mean scores over seeds: ``tau_noise`` = tau(r0, r1), two rankings that
+    differ only by test rows and fitting; ``tau_across`` = tau(r0, t). Where the split does
+    not matter, r1 and t are exchangeable, so ``tau_noise − tau_across`` is symmetric about
+    0 and the one-sided sign test of ``n_lower`` (datasets where ``tau_across`` is lower)
+    out of the ``n_decided`` untied datasets has its nominal level. Baselines are left out.
     """
 
-    table: pl.DataFrame
+    table: pl.DataFrame  # dataset, tau_noise, tau_across, n_models
     n_lower: int
-    n_datasets: int
+    n_decided: int
     pvalue: float
     reference: str
     target: str
+    note: str = ""
+
+    @property
+    def n_datasets(self) -> int:
+        """Datasets with both reference splits and a target split."""
+        return self.table.height
 
     def sentence(self) -> str:
-        """One line: the seed-noise agreement next to the across-strategy agreement."""
+        """One line: the noise agreement next to the across-strategy agreement, and the test."""
         if not self.n_datasets:
-            return "Seed noise not measured: no dataset has two or more seeds per strategy."
-        same = self.table["tau_same_strategy"].mean()
+            return f"Noise baseline not measured: {self.note}."
+        noise = self.table["tau_noise"].mean()
         across = self.table["tau_across"].mean()
-        return (f"Seed noise: rankings from two seeds of one strategy agree with mean tau "
-                f"{same:.2f}; a {self.reference} and a {self.target} ranking from two seeds, "
+        return (f"Noise baseline: two {self.reference} splits with different test rows agree "
+                f"with mean tau {noise:.2f}; a {self.reference} and a {self.target} split, "
                 f"{across:.2f}; lower across strategies on {self.n_lower} of "
-                f"{self.n_datasets} datasets (sign test p = {self.pvalue:.2g}).")
+                f"{self.n_decided} datasets (ties left out; one-sided sign test "
+                f"p = {self.pvalue:.2g}, exact; baselines left out).")
 
 
-def seed_baseline(results: pl.DataFrame, *, reference: str = "random",
-                  target: str = "time") -> SeedBaseline:
-    """Compare rank agreement across strategies with rank agreement across seeds.
+def noise_baseline(results: pl.DataFrame, *, reference: str = "random", target: str = "time",
+                   baselines: tuple[str, ...] | None = None) -> NoiseBaseline:
+    """Test whether ``reference`` and ``target`` rankings agree less than two ``reference``
+    splits do (see :class:`NoiseBaseline`).
 
-    Datasets where a model lacks a seed under either strategy, or with fewer than two
-    seeds, are left out. Sliding windows count as one ranking per seed (scores averaged
-    over windows).
+    Needs at least two splits of ``reference`` (for ``random``: ``split_params.random.n_splits
+    = 2``): ``<reference>-0`` and ``<reference>-1`` are the two; the target ranking is the
+    mean over its splits (sliding windows count once). A dataset where a model lacks a score
+    in one of the three rankings, or with fewer than 3 models, is left out. The p-value is
+    the exact one-sided binomial test of ``n_lower`` in ``n_decided`` against 1/2.
     """
-    # deferred: SciPy is heavy to import
-    from scipy.stats import binomtest, kendalltau
-
-    scores = (_seed_scores(results)
-              .filter(pl.col("strategy").is_in([reference, target]))
-              .group_by("dataset", "strategy", "model", "metric", "seed")
-              .agg(pl.col("test_score").mean()))
+    baselines = tuple(baseline_models() if baselines is None else baselines)
+    scores = _seed_scores(_without_baselines(results, baselines))
+    r0, r1 = f"{reference}-0", f"{reference}-1"
+    rankings = pl.concat([
+        scores.filter(pl.col("split_id") == r0).with_columns(pl.lit("r0").alias("side")),
+        scores.filter(pl.col("split_id") == r1).with_columns(pl.lit("r1").alias("side")),
+        scores.filter(pl.col("strategy") == target).with_columns(pl.lit("t").alias("side")),
+    ]).group_by("dataset", "side", "model", "metric").agg(pl.col("test_score").mean())
     rows = []
-    for (dataset,), group in scores.group_by("dataset", maintain_order=True):
-        wide = group.pivot(on="model", index=["strategy", "seed"], values="test_score")
-        models = [c for c in wide.columns if c not in ("strategy", "seed")]
-        wide = wide.drop_nulls()
-        sign = 1.0 if get_metric(group["metric"][0]).direction == "maximize" else -1.0
-        by = {(r[0], r[1]): sign * np.array(r[2:], dtype=float)
-              for r in wide.select("strategy", "seed", *models).iter_rows()}
-        seeds = sorted({seed for strategy, seed in by if strategy == reference}
-                       & {seed for strategy, seed in by if strategy == target})
-        if len(seeds) < 2 or len(models) < 3:
+    for (dataset,), group in rankings.group_by("dataset", maintain_order=True):
+        wide = group.pivot(on="side", index="model", values="test_score").drop_nulls()
+        if not {"r0", "r1", "t"} <= set(wide.columns) or wide.height < 3:
             continue
-        pairs = [(a, b) for i, a in enumerate(seeds) for b in seeds[i + 1:]]
-        same = [kendalltau(by[st, a], by[st, b])[0] for st in (reference, target)
-                for a, b in pairs]
-        across = [kendalltau(by[reference, a], by[target, b])[0]
-                  for a in seeds for b in seeds if a != b]
-        rows.append((dataset, float(np.nanmean(same)), float(np.nanmean(across)), len(seeds)))
-    table = pl.DataFrame(rows, schema=["dataset", "tau_same_strategy", "tau_across",
-                                       "n_seeds"], orient="row").sort("dataset")
-    lower = int((table["tau_across"] < table["tau_same_strategy"]).sum())
-    decided = int((table["tau_across"] != table["tau_same_strategy"]).sum())
-    pvalue = float(binomtest(lower, decided).pvalue) if decided else float("nan")
-    return SeedBaseline(table, lower, table.height, pvalue, reference, target)
+        sign = 1.0 if get_metric(group["metric"][0]).direction == "maximize" else -1.0
+        tau_noise, tau_across = noise_taus(*(sign * wide[c].to_numpy() for c in ("r0", "r1", "t")))
+        rows.append((dataset, float(tau_noise), float(tau_across), wide.height))
+    table = pl.DataFrame(rows, schema={"dataset": pl.String, "tau_noise": pl.Float64,
+                                       "tau_across": pl.Float64, "n_models": pl.Int64},
+                         orient="row").sort("dataset")
+    valid = table.filter(pl.col("tau_noise").is_not_nan() & pl.col("tau_across").is_not_nan())
+    lower, decided = noise_counts(valid["tau_noise"].to_numpy(), valid["tau_across"].to_numpy())
+    pvalue = float(sign_test_greater(lower, decided))
+    note = "" if table.height else (
+        f"no dataset has splits {r0} and {r1} and a {target} split with 3+ models "
+        f"(two {reference} splits: split_params.{reference}.n_splits = 2)")
+    return NoiseBaseline(table, lower, decided, pvalue, reference, target, note)
 
 
 def _ranks(group: pl.DataFrame, score: str, name: str) -> pl.Series:
@@ -251,7 +301,7 @@ def _taus(rankings: pl.DataFrame, strategies: list[str], seeds: pl.DataFrame, *,
             both = ~np.isnan(ranks[d, ia]) & ~np.isnan(ranks[d, ib])
             if both.sum() < 2:
                 continue
-            tau, pvalue = kendall_tau(ranks[d, ia, both], ranks[d, ib, both])
+            tau = kendall_tau(ranks[d, ia, both], ranks[d, ib, both])
             seeds_used = n_seeds[d, [ia, ib]][:, both]  # inf: ranked, but no finite score
             fewest = int(np.where(np.isinf(seeds_used), 0, seeds_used).min())
             interval = (f"bootstrap over seeds (min {fewest} per model)" if fewest > 1
@@ -260,21 +310,21 @@ def _taus(rankings: pl.DataFrame, strategies: list[str], seeds: pl.DataFrame, *,
             rows.append({"dataset": dataset, **pair, "tau": tau,
                          "low": low[d] if fewest > 1 else np.nan,
                          "high": high[d] if fewest > 1 else np.nan,
-                         "pvalue": pvalue, "n_models": int(both.sum()), "interval": interval})
+                         "n_models": int(both.sum()), "interval": interval})
         mean_a, mean_b = (_mean_ranks(ranks[:, i], np.ones((1, len(datasets))))[0]
                           for i in (ia, ib))
         both = ~np.isnan(mean_a) & ~np.isnan(mean_b)
         if both.sum() < 2:
             continue
-        tau, pvalue = kendall_tau(mean_a[both], mean_b[both])
+        tau = kendall_tau(mean_a[both], mean_b[both])
         samples = pooled_tau_samples(ranks[:, ia], ranks[:, ib], counts)
         p_low, p_high = percentile_interval(samples, level) if len(datasets) > 1 else (
             np.nan, np.nan)
         rows.append({"dataset": POOLED, **pair, "tau": tau, "low": float(p_low),
-                     "high": float(p_high), "pvalue": pvalue, "n_models": int(both.sum()),
+                     "high": float(p_high), "n_models": int(both.sum()),
                      "interval": _over_datasets(len(datasets))})
     schema = {"dataset": pl.String, "strategy_a": pl.String, "strategy_b": pl.String,
-              "tau": pl.Float64, "low": pl.Float64, "high": pl.Float64, "pvalue": pl.Float64,
+              "tau": pl.Float64, "low": pl.Float64, "high": pl.Float64,
               "n_models": pl.Int64, "interval": pl.String}
     return pl.DataFrame(rows, schema=schema)
 

@@ -22,7 +22,7 @@ from tabbench.compare import (
     elo_columns,
     friedman_table,
     load_shifts,
-    seed_baseline,
+    noise_baseline,
     shift_vs_rank_change,
     strategy_statistics,
 )
@@ -147,24 +147,37 @@ def _task_matrix(results: pl.DataFrame, strategy: str):
     return score_matrix(scores.with_columns(pl.lit(0).alias("seed")))
 
 
+def dataset_matrix(results: pl.DataFrame, strategy: str):
+    """Scores of the models of ``strategy`` with **datasets as the rows**: a model's score on a
+    dataset is its mean over the strategy's splits and seeds (the windows of one dataset
+    are not independent tasks, so they are not the blocks of a rank test)."""
+    scores = task_scores(results.filter(pl.col("split_strategy") == strategy))
+    per_dataset = scores.group_by("dataset", "entry", "metric").agg(pl.col("test_score").mean())
+    return score_matrix(per_dataset, task_keys=("dataset",))
+
+
 def _statistics_section(results: pl.DataFrame, strategy: str) -> str:
     matrix = _task_matrix(results, strategy)
+    by_dataset = dataset_matrix(results, strategy)
     parts = [f"<h2>Statistics ({_e(strategy)} split)</h2>"]
-    n_tasks, n_models = matrix.values.shape
-    if n_models >= 3 and n_tasks >= 2:
-        test = friedman(matrix.values)
+    n_datasets, n_ranked = by_dataset.values.shape
+    if n_ranked >= 3 and n_datasets >= 2:
+        test = friedman(by_dataset.values)
         parts.append(
-            f"<p>Friedman test over {n_tasks} tasks and {n_models} models: "
+            f"<p>Friedman test over {n_datasets} datasets and {n_ranked} models (a model's "
+            "score on a dataset is its mean over the dataset's splits and seeds): "
             f"χ² = {test.statistic:.2f}, p = {test.pvalue:.3g}. Nemenyi critical difference "
             f"(α = 0.05): {test.critical_difference:.2f} ranks.</p>"
             '<p class="note">How to read the critical-difference diagram: models sit on the '
             "axis at their mean rank, best on the left. A red bar joins models whose mean "
             "ranks differ by less than the critical difference: the data cannot tell them "
             "apart. Models not joined by a bar differ significantly.</p>"
-            + _image(cd_diagram(test, matrix.models), "critical-difference diagram"))
+            + _image(cd_diagram(test, by_dataset.models, "datasets"),
+                     "critical-difference diagram"))
     else:
         parts.append('<p class="note">The Friedman test needs at least 3 models and 2 '
-                     f"tasks; this run has {n_models} models on {n_tasks} tasks.</p>")
+                     f"datasets; this run has {n_ranked} models on {n_datasets} datasets.</p>")
+    n_tasks, n_models = matrix.values.shape
     if n_models >= 2 and n_tasks >= 1:
         # a dataset's splits (sliding windows) are resampled together, as TabArena's folds
         elo = elo_with_intervals(matrix, blocks=[task[0] for task in matrix.tasks])
@@ -206,15 +219,16 @@ def _comparison_section(results: pl.DataFrame, run_dir: Path) -> str:
     moved = comparison.moves.filter(pl.col("rank_change") != 0)
     return ("<h2>Random split against time split</h2>"
             '<p class="note">Kendall tau between the rankings (1 = identical order, '
-            "−1 = reversed); pooled = between the mean ranks over all datasets. low–high: "
-            "95% bootstrap interval, per dataset from resampling each model's seeds (none "
-            "with one seed per model: there is nothing to resample), pooled from "
-            "resampling datasets.</p>"
-            + _table(comparison.taus, {"tau": ".2f", "low": ".2f", "high": ".2f",
-                                       "pvalue": ".3f"})
+            "−1 = reversed); pooled = between the mean ranks over all datasets; "
+            f"{_e(comparison.left_out())}. low–high: 95% bootstrap interval; per dataset "
+            "from resampling each model's seeds, which covers fitting and tuning noise only "
+            "(every seed has the same test rows; none with one seed per model); pooled from "
+            "resampling datasets. No p-values: a test of tau = 0 is not the question; the "
+            "noise baseline below is.</p>"
+            + _table(comparison.taus, {"tau": ".2f", "low": ".2f", "high": ".2f"})
             + "<h3>Does the random-split ranking predict the time-split ranking?</h3>"
             + f"<p>{_e(comparison.headline())}</p>"
-            + f"<p>{_e(seed_baseline(results).sentence())}</p>"
+            + f"<p>{_e(noise_baseline(results).sentence())}</p>"
             + '<p class="note">Mean over datasets of the per-dataset tau of each pair of '
             "strategies, 95% interval from resampling datasets.</p>"
             + _table(comparison.agreement, {"mean_tau": ".2f", "low": ".2f", "high": ".2f"})
@@ -257,8 +271,8 @@ def _shift_section(comparison, run_dir: Path) -> str:
     result = shift_vs_rank_change(comparison, shifts)
     return (head + '<p class="note">One point per dataset: the shift of its time split '
             "against how much its ranking changed (1 − Kendall tau, random vs time). "
-            "Spearman's rho across datasets, 95% interval from resampling datasets, p-value "
-            "from scipy (t approximation). Adversarial AUC: a classifier telling training "
+            "Spearman's rho across datasets, 95% interval from resampling datasets, "
+            "two-sided permutation p-value. Adversarial AUC: a classifier telling training "
             "from test rows (0.5 = no shift); drifting share: features with PSI ≥ 0.25.</p>"
             + _table(result.correlations, {"spearman": ".2f", "low": ".2f", "high": ".2f",
                                            "pvalue": ".3g"})

@@ -17,13 +17,13 @@ from typing import Any
 import polars as pl
 
 from tabbench.compare import (
-    SeedBaseline,
+    NoiseBaseline,
     ShiftRankChange,
     SplitComparison,
     StrategyStatistics,
     compare_splits,
+    noise_baseline,
     save_shifts,
-    seed_baseline,
     shift_vs_rank_change,
     strategy_statistics,
 )
@@ -50,7 +50,7 @@ class SplitStudy:
     out_dir: Path
     results: pl.DataFrame            # this config's result rows only
     comparison: SplitComparison
-    seed_baseline: SeedBaseline
+    noise_baseline: NoiseBaseline
     statistics: list[StrategyStatistics]
     shifts: pl.DataFrame             # one row per dataset and strategy (shift_table)
     shift: ShiftRankChange
@@ -92,5 +92,5 @@ def study_splits(config: BenchmarkConfig, *, datasets_dirs: list[Path] | None = 
     slope, scatter = summary.out_dir / SLOPE_CHART, summary.out_dir / SHIFT_CHART
     save(slope_chart(comparison), slope)
     save(shift_scatter(shift), scatter)
-    return SplitStudy(summary.out_dir, results, comparison, seed_baseline(results),
+    return SplitStudy(summary.out_dir, results, comparison, noise_baseline(results),
                       strategy_statistics(comparison), shifts, shift, slope, scatter)

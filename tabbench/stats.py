@@ -87,7 +87,14 @@ def score_matrix(results: pl.DataFrame, *, entry: str = "entry",
 
 
 def normalized_scores(values: np.ndarray, models: list[str], baseline: str = "dummy") -> np.ndarray:
-    """Per task: 0 = the baseline model (the worst one if absent), 1 = the best model."""
+    """Per task: 1 = the best model, 0 = the baseline model (the worst one if absent) or worse.
+
+    Scores below the baseline's are clipped to 0, so the scale is [0, 1] and one model far
+    worse than the dummy on one task cannot outweigh its other tasks. It differs from
+    TabArena's rescaled loss (``bencheval``: ``(error − best) / (worst − best)`` per task, 0 =
+    best): its 0 end is the dummy, not the worst model on the leaderboard, so adding or
+    removing a weak model does not move the others' scores.
+    """
     values = np.asarray(values, dtype=float)
     best = values.max(axis=1, keepdims=True)
     base = values[:, [models.index(baseline)]] if baseline in models else \
@@ -95,7 +102,7 @@ def normalized_scores(values: np.ndarray, models: list[str], baseline: str = "du
     span = best - base
     with np.errstate(invalid="ignore", divide="ignore"):
         normalized = (values - base) / span
-    return np.where(span == 0, (values == best).astype(float), normalized)
+    return np.where(span == 0, (values == best).astype(float), np.maximum(normalized, 0.0))
 
 
 def win_rate_matrix(values: np.ndarray) -> np.ndarray:
@@ -265,10 +272,13 @@ def elo_with_intervals(matrix: ScoreMatrix, *, n_bootstrap: int = 200, level: fl
     return EloResult(matrix.models, rating, low, high, anchor)
 
 
-def kendall_tau(ranks_a: np.ndarray, ranks_b: np.ndarray) -> tuple[float, float]:
-    """Kendall's tau-b between two rankings of the same models, and its p-value."""
-    result = stats.kendalltau(ranks_a, ranks_b)
-    return float(result.statistic), float(result.pvalue)
+def kendall_tau(ranks_a: np.ndarray, ranks_b: np.ndarray) -> float:
+    """Kendall's tau-b between two rankings of the same models.
+
+    No p-value: scipy's switches to a normal approximation when there are ties, and it tests
+    tau = 0, which is not the question a split comparison asks (see :mod:`tabbench.compare`).
+    """
+    return float(stats.kendalltau(ranks_a, ranks_b).statistic)
 
 
 # --- bootstrap intervals for rank agreement (vectorized over resamples) -----------------------
@@ -295,6 +305,23 @@ def kendall_tau_b(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     denominator = np.sqrt((dx != 0).sum(-1) * (dy != 0).sum(-1))
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(denominator > 0, (dx * dy).sum(-1) / denominator, np.nan)
+
+
+def sign_test_greater(n_greater: np.ndarray | int, n_decided: np.ndarray | int) -> np.ndarray:
+    """Exact one-sided sign test: P(X ≥ ``n_greater``) for X ~ Binomial(``n_decided``, 1/2).
+
+    Vectorized over arrays of counts (scipy's ``binomtest`` with ``alternative="greater"``
+    gives the same value for one pair); NaN where nothing was decided.
+
+    Examples
+    --------
+    >>> float(sign_test_greater(4, 4))
+    0.0625
+    """
+    n_greater, n_decided = np.asarray(n_greater), np.asarray(n_decided)
+    with np.errstate(invalid="ignore"):
+        p = stats.binom.sf(n_greater - 1, n_decided, 0.5)
+    return np.where(n_decided > 0, p, np.nan)
 
 
 def resample_counts(n: int, n_bootstrap: int, rng: np.random.Generator) -> np.ndarray:
@@ -341,6 +368,21 @@ def bootstrap_seed_means(values: np.ndarray, cells: np.ndarray, n_cells: int,
         return (group_means @ membership) / np.where(size > 0, size, np.nan)
 
 
+#: Random pairings behind :func:`spearman_with_interval`'s p-value.
+N_PERMUTATIONS = 9999
+
+
+def _permutation_pvalue(rank_x: np.ndarray, rank_y: np.ndarray, rho: float, seed: int) -> float:
+    """Two-sided Monte Carlo permutation p-value of Spearman's ``rho`` (ranks given)."""
+    rng = np.random.default_rng([seed, 1])
+    shuffled = rng.permuted(np.broadcast_to(rank_y, (N_PERMUTATIONS, rank_y.size)), axis=1)
+    cx = rank_x - rank_x.mean()
+    cy = shuffled - shuffled.mean(axis=1, keepdims=True)
+    samples = cy @ cx / np.sqrt((cx ** 2).sum() * (cy ** 2).sum(axis=1))
+    hits = int((np.abs(samples) >= abs(rho) - 1e-12).sum())
+    return (1 + hits) / (1 + N_PERMUTATIONS)
+
+
 @dataclass(frozen=True)
 class Correlation:
     """Spearman's rho across units (datasets), its p-value and a bootstrap interval."""
@@ -355,16 +397,18 @@ class Correlation:
 def spearman_with_interval(x: np.ndarray, y: np.ndarray, *, n_bootstrap: int = 1000,
                            level: float = 0.95, seed: int = 0) -> Correlation:
     """Spearman's rho between ``x`` and ``y`` with a percentile interval from resampling the
-    pairs (units) with replacement, and scipy's two-sided p-value (its t approximation; ties
-    share the mean rank). Pairs with a NaN are dropped; fewer than 3 pairs or a constant
-    ``x`` or ``y`` give NaN, never a made-up number."""
+    pairs (units) with replacement, and a two-sided permutation p-value of rho = 0
+    (:data:`N_PERMUTATIONS` random pairings, ``(1 + hits) / (1 + permutations)``: valid at
+    any size and with ties, unlike the t approximation). Pairs with a NaN are dropped; fewer
+    than 3 pairs or a constant ``x`` or ``y`` give NaN, never a made-up number."""
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     keep = ~(np.isnan(x) | np.isnan(y))
     x, y = x[keep], y[keep]
     n = len(x)
     if n < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
         return Correlation(np.nan, np.nan, np.nan, np.nan, n)
-    rho, pvalue = stats.spearmanr(x, y)
+    rho = float(stats.spearmanr(x, y).statistic)
+    pvalue = _permutation_pvalue(stats.rankdata(x), stats.rankdata(y), rho, seed)
     draws = np.random.default_rng(seed).integers(0, n, size=(n_bootstrap, n))
     rx, ry = stats.rankdata(x[draws], axis=1), stats.rankdata(y[draws], axis=1)
     rx -= rx.mean(axis=1, keepdims=True)

@@ -12,7 +12,7 @@ from tabbench.compare import (
     POOLED,
     compare_splits,
     friedman_table,
-    seed_baseline,
+    noise_baseline,
     shift_vs_rank_change,
     strategy_statistics,
 )
@@ -85,7 +85,9 @@ def test_model_leaning_on_a_drifting_feature_loses_rank_under_the_time_split(dri
     assert moves["ignores-drift"]["rank_change"] == -1.0
     assert moves["leans-on-drift"]["score_change_pct"] < -5
     pooled = comparison.taus.filter(pl.col("dataset") == POOLED)
-    assert pooled["tau"][0] == pytest.approx(1 / 3)  # one swapped pair of three
+    assert pooled["tau"][0] == pytest.approx(-1.0)  # the two models swap; the dummy is left out
+    assert comparison.baselines == ("dummy",) and "dummy" not in comparison.moves["model"]
+    assert "dummy" in comparison.rankings["model"]  # still ranked: a leaderboard keeps it
     side = comparison.side_by_side("drift-test")
     assert side.columns == ["model", "random", "time"]
 
@@ -168,6 +170,7 @@ def test_identical_rankings_give_tau_one_and_reversed_minus_one_with_degenerate_
     assert taus["low"].to_list() == [tau] * 4 and taus["high"].to_list() == [tau] * 4
     assert taus["interval"].to_list() == ["bootstrap over seeds (min 3 per model)"] * 3 + [
         "bootstrap over datasets (3, rough)"]
+    assert "pvalue" not in taus.columns  # a test of tau = 0 is not the question
     assert comparison.agreement.select("mean_tau", "low", "high").row(0) == (tau, tau, tau)
     assert f"Mean per-dataset Kendall tau = {tau:.2f}, 95% CI [{tau:.2f}, {tau:.2f}]" in \
         comparison.headline()
@@ -188,22 +191,40 @@ def test_one_seed_gives_no_interval_and_says_why():
     assert "no interval from 1 dataset" in one.headline()
 
 
-def test_seed_baseline_compares_single_seed_rankings_within_and_across_strategies():
-    # seed noise tiny next to the gaps: every seed ranks a > b > c > d under random and
-    # d > c > b > a under time, so two seeds agree (tau 1) and the strategies disagree (-1)
-    baseline = seed_baseline(_planted(["d", "c", "b", "a"], n_datasets=4))
-    assert baseline.table["tau_same_strategy"].to_list() == [1.0] * 4
+def _two_random_splits(order_time, n_datasets=4, noise=0.001):
+    """Like :func:`_planted`, with a second random split (``random-1``) ranked like the first."""
+    rows = _planted(order_time, n_datasets=n_datasets, noise=noise)
+    second = rows.filter(pl.col("split_strategy") == "random").with_columns(
+        pl.lit("random-1").alias("split_id"), pl.col("job_id") + "-r1")
+    return pl.concat([rows, second])
+
+
+def test_noise_baseline_compares_two_random_splits_with_random_against_time():
+    # random-0 and random-1 rank a > b > c > d; time ranks d > c > b > a: the two random
+    # splits agree (tau 1), random against time disagrees (-1) on every dataset
+    baseline = noise_baseline(_two_random_splits(["d", "c", "b", "a"]))
+    assert baseline.table["tau_noise"].to_list() == [1.0] * 4
     assert baseline.table["tau_across"].to_list() == [-1.0] * 4
-    assert (baseline.n_lower, baseline.n_datasets) == (4, 4)
-    assert baseline.pvalue == pytest.approx(2 * 0.5 ** 4)
-    assert "lower across strategies on 4 of 4 datasets (sign test p = 0.12)" in \
-        baseline.sentence()
-    # the same ranking under both strategies: no dataset is lower across
-    same = seed_baseline(_planted(["a", "b", "c", "d"], n_datasets=2))
-    assert same.n_lower == 0 and same.table["tau_across"].to_list() == [1.0, 1.0]
-    # one seed: nothing to compare, said in words
-    single = seed_baseline(_planted(["a", "b", "c", "d"], seeds=1))
-    assert single.n_datasets == 0 and "not measured" in single.sentence()
+    assert (baseline.n_lower, baseline.n_decided, baseline.n_datasets) == (4, 4, 4)
+    assert baseline.pvalue == pytest.approx(0.5 ** 4)  # one-sided, exact
+    assert "lower across strategies on 4 of 4 datasets" in baseline.sentence()
+    assert "one-sided sign test p = 0.062" in baseline.sentence()
+    # the same ranking under both strategies: no dataset is lower across, nothing decided
+    same = noise_baseline(_two_random_splits(["a", "b", "c", "d"], n_datasets=2))
+    assert same.n_lower == 0 and same.n_decided == 0 and same.table["tau_across"].to_list() == [
+        1.0, 1.0]
+    # one random split: not measured, and the sentence says how to measure it
+    single = noise_baseline(_planted(["a", "b", "c", "d"]))
+    assert single.n_datasets == 0 and "split_params.random.n_splits = 2" in single.sentence()
+
+
+def test_noise_baseline_leaves_the_dummy_out():
+    rows = _two_random_splits(["d", "c", "b", "a"])
+    dummy = rows.filter(pl.col("model") == "a").with_columns(
+        pl.lit("dummy").alias("model"), pl.lit(0.5).alias("test_score"), pl.col("job_id") + "-d")
+    baseline = noise_baseline(pl.concat([rows, dummy]))
+    assert baseline.table["n_models"].to_list() == [4] * 4
+    assert baseline.table["tau_across"].to_list() == [-1.0] * 4
 
 
 def _five_datasets() -> pl.DataFrame:
@@ -357,7 +378,10 @@ def test_compare_splits_from_a_config_with_two_seeds_prints_the_statistics(tabbe
     assert code == 0, err
     flat = " ".join(stdout.split())
     for line in ("bootstrap over seeds (min 2 per model)", "bootstrap over datasets (3, rough)",
-                 "Mean per-dataset Kendall tau (95% interval from resampling datasets)",
+                 "Mean per-dataset Kendall tau (baselines left out; 95% interval from "
+                 "resampling datasets)", "baselines left out of every tau: dummy",
+                 "which covers fitting and tuning noise only",
+                 "Noise baseline not measured",
                  "Does the random-split ranking predict the time-split ranking? Mean "
                  "per-dataset Kendall tau =",
                  "Friedman test per strategy, datasets as blocks", "Elo per strategy",

@@ -11,8 +11,8 @@ from __future__ import annotations
 from tabbench.models import classic, gbdt, ncd, nn  # noqa: F401  (each registers its models)
 from tabbench.models.base import MODELS, FitContext, ModelSpec, library_versions, register_model
 
-__all__ = ["MODELS", "FitContext", "ModelSpec", "get_model", "library_versions", "model_names",
-           "register_model"]
+__all__ = ["MODELS", "FitContext", "ModelSpec", "baseline_models", "get_model",
+           "library_versions", "model_names", "register_model"]
 
 
 def get_model(name: str, where: str = "", *, parameter: str | None = None) -> ModelSpec:
@@ -23,3 +23,8 @@ def get_model(name: str, where: str = "", *, parameter: str | None = None) -> Mo
 def model_names() -> list[str]:
     """Names of all registered models, in registration order."""
     return MODELS.names()
+
+
+def baseline_models() -> list[str]:
+    """Names of the registered models marked ``baseline`` (left out of rank correlations)."""
+    return [name for name in MODELS.names() if MODELS.get(name).baseline]

@@ -65,7 +65,10 @@ class ModelSpec:
     ``build(params, context)`` returns an unfitted estimator; ``search_space(trial)``
     returns the params of an Optuna trial; ``default_params`` is enqueued as the first
     trial. ``family`` picks the preprocessing (see :mod:`tabbench.preprocess`). ``cost`` is
-    a rough relative run time, used only to start the slowest jobs first.
+    a rough relative run time, used only to start the slowest jobs first. ``baseline``
+    marks a reference point (the ``dummy``): it is ranked in leaderboards and anchors the
+    normalized score, but it is left out of rank correlations between split strategies,
+    where a model that is last under every split makes every pair of rankings agree.
     """
 
     name: str
@@ -78,6 +81,7 @@ class ModelSpec:
     extra: str | None = None
     description: str = ""
     cost: float = 1.0
+    baseline: bool = False
 
     @property
     def tunable(self) -> bool:

@@ -164,6 +164,7 @@ register_model(
         build=_builder(_make_dummy),
         description="Class prior (classification) or training mean (regression): the baseline.",
         cost=0.01,
+        baseline=True,
     )
 )
 register_model(
