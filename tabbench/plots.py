@@ -161,7 +161,7 @@ def pareto_chart(summary: pl.DataFrame) -> Figure:
     ax.step(x[idx], y[idx], where="post", color="tab:red", alpha=0.5)
     ax.set_xscale("log")
     ax.set_xlabel("mean seconds per job (tuning + fit), log scale")
-    ax.set_ylabel("normalized score (0 = dummy, 1 = best)")
+    ax.set_ylabel("normalized score (1 = best, 0 = dummy or worse)")
     ax.grid(alpha=0.3)
     return fig
 

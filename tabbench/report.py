@@ -133,7 +133,8 @@ def _leaderboard_section(standing) -> str:
     formats = {"mean_rank": ".2f", "normalized_score": ".3f", "win_rate": ".0%"}
     return (f"<h2>Leaderboard: {_e(standing.strategy)} split</h2>"
             '<p class="note">Models ranked per dataset and split (1 = best, ties share the '
-            "mean rank); normalized score: 0 = dummy baseline, 1 = best model; win rate: "
+            "mean rank); normalized score: 1 = best model, 0 = the dummy baseline or worse "
+            "(clipped; TabArena's rescaled loss puts 0 at the worst model instead); win rate: "
             "share of other models beaten."
             + (" tied_with_best: on how many datasets the model is the best or not "
                "significantly worse (a paired bootstrap of the test rows from the stored "
