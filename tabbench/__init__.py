@@ -9,6 +9,11 @@ Examples
 >>> spec = tabbench.get_spec("bikeshare")          # doctest: +SKIP
 >>> dataset = tabbench.load_dataset(spec)          # doctest: +SKIP
 >>> summary = tabbench.run_benchmark(tabbench.load_config())  # doctest: +SKIP
+
+Your own model, splitter or metric is a plugin (see :mod:`tabbench.plugins`):
+
+>>> from sklearn.ensemble import ExtraTreesClassifier           # doctest: +SKIP
+>>> tabbench.sklearn_model("extra-trees", classifier=ExtraTreesClassifier)  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -35,7 +40,13 @@ _API = {
     "ModelSpec": "tabbench.models.base",
     "get_model": "tabbench.models",
     "model_names": "tabbench.models",
-    "register_model": "tabbench.models.base",
+    "register_model": "tabbench.plugins",
+    "sklearn_model": "tabbench.plugins",
+    "register_split": "tabbench.plugins",
+    "register_metric": "tabbench.plugins",
+    "load_plugins": "tabbench.plugins",
+    "loaded_plugins": "tabbench.plugins",
+    "FitContext": "tabbench.models.base",
     "get_metric": "tabbench.metrics",
     "Job": "tabbench.job",
     "run_job": "tabbench.job",

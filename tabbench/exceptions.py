@@ -11,6 +11,7 @@ __all__ = [
     "ConfigError",
     "DatasetError",
     "MissingDependencyError",
+    "PluginError",
     "SplitError",
     "TabbenchError",
     "TabbenchWarning",
@@ -44,6 +45,10 @@ class SplitError(TabbenchError):
 
 class MissingDependencyError(TabbenchError):
     """An optional package needed for the requested feature is not installed."""
+
+
+class PluginError(TabbenchError):
+    """A plugin cannot be found or imported, or what it registers is incomplete or taken."""
 
 
 class UnknownNameError(TabbenchError, KeyError):

@@ -11,6 +11,7 @@ Conventions for the ``prediction`` handed to a metric:
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
@@ -19,6 +20,7 @@ import numpy as np
 from scipy.stats import rankdata
 from sklearn import metrics as skm
 
+from tabbench import _plugin_loader
 from tabbench._registry import Registry
 from tabbench.exceptions import UnknownNameError
 
@@ -29,12 +31,16 @@ __all__ = [
     "get_metric",
     "is_better",
     "metric_names",
+    "register_metric",
     "score",
 ]
 
 Direction = Literal["maximize", "minimize"]
 CLASSIFICATION = ("binary", "multiclass")
 REGRESSION = ("regression",)
+TASKS = (*CLASSIFICATION, *REGRESSION)
+#: A metric's name: lowercase letters, digits and ``_``, starting with a letter.
+METRIC_NAME = re.compile(r"[a-z][a-z0-9_]*")
 
 
 @dataclass(frozen=True)
@@ -62,10 +68,14 @@ class Metric:
     needs_proba: bool = False
 
 
-METRICS: Registry[Metric] = Registry("metric")
+#: Built-in metrics register here directly; plugins through :func:`tabbench.register_metric`.
+METRICS: Registry[Metric] = Registry("metric", prepare=_plugin_loader.autoload)
+_plugin_loader.track("metric", METRICS)
 
 
-def _register(metric: Metric) -> Metric:
+def register_metric(metric: Metric) -> Metric:
+    """Add ``metric`` to the registry (a duplicate name raises ``ValueError``). Plugins call
+    :func:`tabbench.register_metric`, which checks it and records where it came from."""
     return METRICS.register(metric.name, metric)
 
 
@@ -135,12 +145,12 @@ def _r2(y_true: np.ndarray, prediction: np.ndarray) -> float:
     return float(skm.r2_score(y_true, _values(prediction)))
 
 
-_register(Metric("roc_auc", _roc_auc, "maximize", CLASSIFICATION, needs_proba=True))
-_register(Metric("log_loss", _log_loss, "minimize", CLASSIFICATION, needs_proba=True))
-_register(Metric("accuracy", _accuracy, "maximize", CLASSIFICATION))
-_register(Metric("rmse", _rmse, "minimize", REGRESSION))
-_register(Metric("mae", _mae, "minimize", REGRESSION))
-_register(Metric("r2", _r2, "maximize", REGRESSION))
+register_metric(Metric("roc_auc", _roc_auc, "maximize", CLASSIFICATION, needs_proba=True))
+register_metric(Metric("log_loss", _log_loss, "minimize", CLASSIFICATION, needs_proba=True))
+register_metric(Metric("accuracy", _accuracy, "maximize", CLASSIFICATION))
+register_metric(Metric("rmse", _rmse, "minimize", REGRESSION))
+register_metric(Metric("mae", _mae, "minimize", REGRESSION))
+register_metric(Metric("r2", _r2, "maximize", REGRESSION))
 
 _DEFAULTS = {"binary": "roc_auc", "multiclass": "roc_auc", "regression": "rmse"}
 

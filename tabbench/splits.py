@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from tabbench import _plugin_loader
 from tabbench._recent import Recent
 from tabbench._registry import Registry
 from tabbench.exceptions import SplitError, TabbenchError
@@ -49,11 +50,10 @@ from tabbench.exceptions import SplitError, TabbenchError
 if TYPE_CHECKING:
     from tabbench.datasets.dataset import Dataset
 
-__all__ = ["SPLITTERS", "TIME_KINDS", "Split", "SplitKind", "find_split", "make_splits",
-           "split_names"]
+__all__ = ["SPLITTERS", "TIME_KINDS", "Split", "SplitKind", "find_split", "is_time_based",
+           "make_splits", "register_splitter", "split_names"]
 
 SplitKind = Literal["time", "sliding-window", "expanding-window", "random", "stratified", "group"]
-TIME_KINDS: tuple[str, ...] = ("time", "sliding-window", "expanding-window")
 #: Seeded kinds whose split ``i`` does not depend on how many splits are made (it is drawn
 #: from the ``i``-th child of the seed), so ``n_splits`` is not part of a split's identity:
 #: raising it adds splits and keeps the ones made before, and their results.
@@ -63,8 +63,44 @@ _PARTS = ("train", "val", "test")
 _COMMON = ("n_rows", "time", "y", "groups", "seed", "where")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
+#: A splitter's name: lowercase words joined by ``-`` (its split ids are ``<name>-<i>``).
+SPLIT_NAME = re.compile(r"[a-z]+(?:-[a-z]+)*")
+
 Splitter = Callable[..., list["Split"]]
-SPLITTERS: Registry[Splitter] = Registry("split")
+#: Built-in splitters register here directly; plugins through :func:`tabbench.register_split`.
+SPLITTERS: Registry[Splitter] = Registry("split", prepare=_plugin_loader.autoload)
+_plugin_loader.track("split", SPLITTERS)
+
+
+def is_time_based(strategy: str) -> bool:
+    """Whether the registered splitter ``strategy`` orders rows by time (declared when it
+    was registered): its parts are checked to be ordered in time, and it is skipped on a
+    dataset without a time column. An unregistered name is not time-based."""
+    return strategy in SPLITTERS and bool(getattr(SPLITTERS.get(strategy), "time_based", False))
+
+
+class _TimeKinds(Sequence[str]):
+    """The names of the registered time-based splitters, read when used (a plugin's
+    splitter registered with ``time_based=True`` is one of them)."""
+
+    def _names(self) -> tuple[str, ...]:
+        return tuple(name for name in SPLITTERS.names() if is_time_based(name))
+
+    def __getitem__(self, index):  # type: ignore[override]
+        return self._names()[index]
+
+    def __len__(self) -> int:
+        return len(self._names())
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and is_time_based(name)
+
+    def __repr__(self) -> str:
+        return repr(self._names())
+
+
+#: The time-based strategies: a live view of the registry (use :func:`is_time_based`).
+TIME_KINDS: Sequence[str] = _TimeKinds()
 
 
 def _prefix(where: str) -> str:
@@ -153,26 +189,46 @@ class Split:
         return self
 
 
-def _splitter(name: str) -> Callable[[Splitter], Splitter]:
-    """Register ``fn`` as ``name``, rejecting params that ``fn`` does not declare."""
+def register_splitter(name: str, fn: Callable[..., list[Split]], *,
+                      time_based: bool) -> Splitter:
+    """Register ``fn`` as the splitter ``name`` and return the registered wrapper.
+
+    ``fn(n_rows, *, time, y, groups, seed, where, **params)`` returns a list of
+    :class:`Split`; it may declare only the keywords it uses (``time``, ``y``, ``groups``,
+    ``seed``, ``where``) and its own parameters, which a config's ``split_params`` sets
+    (any other parameter is refused with the list of allowed ones). ``time_based`` says
+    whether the splitter orders rows by time (see :func:`is_time_based`). Plugins call
+    :func:`tabbench.register_split`, which records where the splitter came from.
+    """
+    declared = inspect.signature(fn).parameters
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in declared.values())
+    allowed = sorted(p for p, d in declared.items()
+                     if p not in _COMMON and d.kind is not inspect.Parameter.VAR_KEYWORD)
+    common = [c for c in _COMMON[1:] if takes_any or c in declared]
+
+    @functools.wraps(fn)
+    def splitter(n_rows: int, *, time: np.ndarray | None = None, y: np.ndarray | None = None,
+                 groups: np.ndarray | None = None, seed: int = 0, where: str = "",
+                 **params: Any) -> list[Split]:
+        unknown = sorted(set(params) - set(allowed))
+        if unknown and not takes_any:
+            names = ", ".join(repr(p) for p in unknown)
+            message = (f"{_prefix(where)}split {name!r}: unknown parameter {names}; "
+                       f"allowed parameters are: {', '.join(allowed) or 'none'}")
+            raise SplitError(message)
+        given = {"time": time, "y": y, "groups": groups, "seed": seed, "where": where}
+        return fn(n_rows, **{c: given[c] for c in common}, **params)
+
+    splitter.time_based = bool(time_based)  # type: ignore[attr-defined]
+    SPLITTERS.register(name, splitter)
+    return splitter
+
+
+def _splitter(name: str, *, time_based: bool) -> Callable[[Splitter], Splitter]:
+    """Decorator: :func:`register_splitter` for the built-in splitters below."""
 
     def decorate(fn: Splitter) -> Splitter:
-        allowed = sorted(p for p in inspect.signature(fn).parameters if p not in _COMMON)
-
-        @functools.wraps(fn)
-        def splitter(n_rows: int, *, time: np.ndarray | None = None, y: np.ndarray | None = None,
-                     groups: np.ndarray | None = None, seed: int = 0, where: str = "",
-                     **params: Any) -> list[Split]:
-            unknown = sorted(set(params) - set(allowed))
-            if unknown:
-                names = ", ".join(repr(p) for p in unknown)
-                message = (f"{_prefix(where)}split {name!r}: unknown parameter {names}; "
-                           f"allowed parameters are: {', '.join(allowed)}")
-                raise SplitError(message)
-            return fn(n_rows, time=time, y=y, groups=groups, seed=seed, where=where, **params)
-
-        SPLITTERS.register(name, splitter)
-        return splitter
+        return register_splitter(name, fn, time_based=time_based)
 
     return decorate
 
@@ -324,7 +380,7 @@ def _time_split(name: str, n_rows: int, time: np.ndarray | None, where: str, fra
     return _blocks(name, 0, order, t_sorted, bounds, gap, reason, where)
 
 
-@_splitter("time")
+@_splitter("time", time_based=True)
 def split_time(n_rows: int, *, time: np.ndarray | None, y: np.ndarray | None,
                groups: np.ndarray | None, seed: int, where: str, fractions: Any = None,
                cuts: Any = None, gap: int = 0) -> list[Split]:
@@ -426,7 +482,7 @@ _WINDOW_DOC = """Several time splits moving forward in time (TabReD's protocol).
     """
 
 
-@_splitter("sliding-window")
+@_splitter("sliding-window", time_based=True)
 def split_sliding_window(n_rows: int, *, time: np.ndarray | None, y: np.ndarray | None,
                          groups: np.ndarray | None, seed: int, where: str, n_splits: int = 3,
                          fractions: Any = None, gap: int = 0) -> list[Split]:
@@ -434,7 +490,7 @@ def split_sliding_window(n_rows: int, *, time: np.ndarray | None, y: np.ndarray 
                     expanding=False)
 
 
-@_splitter("expanding-window")
+@_splitter("expanding-window", time_based=True)
 def split_expanding_window(n_rows: int, *, time: np.ndarray | None, y: np.ndarray | None,
                            groups: np.ndarray | None, seed: int, where: str, n_splits: int = 3,
                            fractions: Any = None, gap: int = 0) -> list[Split]:
@@ -488,7 +544,7 @@ _SEEDED_PARAMS_DOC = """
     """
 
 
-@_splitter("random")
+@_splitter("random", time_based=False)
 def split_random(n_rows: int, *, time: np.ndarray | None, y: np.ndarray | None,
                  groups: np.ndarray | None, seed: int, where: str, fractions: Any = None,
                  cuts: Any = None, gap: int = 0, n_splits: int = 1) -> list[Split]:
@@ -503,7 +559,7 @@ def split_random(n_rows: int, *, time: np.ndarray | None, y: np.ndarray | None,
     return splits
 
 
-@_splitter("stratified")
+@_splitter("stratified", time_based=False)
 def split_stratified(n_rows: int, *, time: np.ndarray | None, y: np.ndarray | None,
                      groups: np.ndarray | None, seed: int, where: str, fractions: Any = None,
                      cuts: Any = None, gap: int = 0, n_splits: int = 1) -> list[Split]:
@@ -546,7 +602,7 @@ split_stratified.__doc__ = (
 )
 
 
-@_splitter("group")
+@_splitter("group", time_based=False)
 def split_group(n_rows: int, *, time: np.ndarray | None, y: np.ndarray | None,
                 groups: np.ndarray | None, seed: int, where: str, fractions: Any = None,
                 n_splits: int = 1) -> list[Split]:
@@ -666,10 +722,30 @@ def make_splits(dataset: Dataset, strategy: str, params: dict[str, Any] | None =
     splits = splitter(dataset.n_rows, time=time, y=dataset.target(), groups=dataset.groups(),
                       seed=_derive_seed(dataset.fingerprint, strategy, params, seed),
                       where=where, **params)
-    ordered_time = time if strategy.lower() in TIME_KINDS else None
+    _check_made(splits, strategy.lower(), where)
+    ordered_time = time if is_time_based(strategy) else None
     for split in splits:
         split.check(ordered_time, n_rows=dataset.n_rows, where=where)
     return splits
+
+
+def _check_made(splits: Any, strategy: str, where: str) -> None:
+    """A splitter's result is a non-empty list of :class:`Split` with the ids
+    ``<strategy>-<i>`` (a plugin's splitter may return anything)."""
+    problem = ""
+    if not isinstance(splits, list) or not splits:
+        problem = f"must return a non-empty list of Split; returned {type(splits).__name__}"
+    elif not all(isinstance(split, Split) for split in splits):
+        kinds = sorted({type(split).__name__ for split in splits})
+        problem = f"must return a list of Split; the list holds {', '.join(kinds)}"
+    else:
+        ids = [split.id for split in splits]
+        wrong = [i for i in ids if not re.fullmatch(rf"{re.escape(strategy)}-\d+", i)]
+        if wrong or len(set(ids)) < len(ids):
+            problem = (f"must return distinct split ids {strategy}-0, {strategy}-1, …; "
+                       f"returned {', '.join(map(repr, ids))}")
+    if problem:
+        raise SplitError(f"{_prefix(where)}splitter {strategy!r} {problem}")
 
 
 #: Splits made by :func:`find_split` kept per process (a worker's jobs share them).
@@ -714,7 +790,7 @@ def find_split(dataset: Dataset, split_id: str | None,
                    f"{', '.join(SPLITTERS.names())}")
         raise TabbenchError(message, parameter="split")
     strategy = match.group(1)
-    if strategy in TIME_KINDS and not dataset.spec.time_column:
+    if is_time_based(strategy) and not dataset.spec.time_column:
         raise TabbenchError(f"{where}: split {split_id!r} needs a time column and dataset "
                             f"{dataset.name!r} has none; use random-0")
     splits = _made_splits(dataset, strategy, dict(params or {}))

@@ -19,6 +19,7 @@ import polars as pl
 
 from tabbench.exceptions import TabbenchError
 from tabbench.metrics import get_metric, score
+from tabbench.models.base import check_prediction
 
 if TYPE_CHECKING:
     from tabbench.models.base import Estimator, ModelSpec
@@ -68,7 +69,7 @@ def fit_and_score(spec: ModelSpec, params: dict[str, Any], data: PreparedData, s
     for part in parts:
         X, y = data.part(part)
         started = time.perf_counter()
-        prediction = predict(estimator, X, data.context.task)
+        prediction = predict(estimator, X, data.context.task, data.context.n_classes)
         predict_seconds += time.perf_counter() - started
         scores[part] = score(data.metric, y, prediction)
         if keep_predictions:
@@ -77,11 +78,11 @@ def fit_and_score(spec: ModelSpec, params: dict[str, Any], data: PreparedData, s
                       getattr(estimator, "n_iterations_", None), predictions)
 
 
-def predict(estimator: Any, X: np.ndarray, task: str) -> np.ndarray:
-    """Class probabilities for classification, values for regression."""
-    if task == "regression":
-        return np.asarray(estimator.predict(X), dtype=np.float64)
-    return np.asarray(estimator.predict_proba(X), dtype=np.float64)
+def predict(estimator: Any, X: np.ndarray, task: str, n_classes: int | None = None) -> np.ndarray:
+    """Class probabilities for classification, values for regression; a wrong shape or a
+    non-finite value raises ``ValueError`` saying so (a plugin's model may return either)."""
+    raw = estimator.predict(X) if task == "regression" else estimator.predict_proba(X)
+    return check_prediction(raw, X.shape[0], task, n_classes)
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from typing import Any, Literal, Protocol
 
 import numpy as np
 
+from tabbench import _plugin_loader
 from tabbench._registry import Registry
 
 Family = Literal["gbdt", "classic", "nn"]
@@ -69,6 +70,8 @@ class ModelSpec:
     marks a reference point (the ``dummy``): it is ranked in leaderboards and anchors the
     normalized score, but it is left out of rank correlations between split strategies,
     where a model that is last under every split makes every pair of rankings agree.
+    ``packages`` are distributions whose versions the results depend on beyond those of
+    the family (a plugin's library, e.g. ``("pytabkit",)``); they go into ``versions``.
     """
 
     name: str
@@ -82,6 +85,7 @@ class ModelSpec:
     description: str = ""
     cost: float = 1.0
     baseline: bool = False
+    packages: tuple[str, ...] = ()
 
     @property
     def tunable(self) -> bool:
@@ -89,23 +93,35 @@ class ModelSpec:
         return self.search_space is not None
 
 
-MODELS: Registry[ModelSpec] = Registry("model")
+#: Built-in models register here directly; plugins through :func:`tabbench.register_model`.
+MODELS: Registry[ModelSpec] = Registry("model", prepare=_plugin_loader.autoload)
+_plugin_loader.track("model", MODELS)
 
 _COMMON_PACKAGES = ("tabbench", "numpy", "scikit-learn", "optuna", "polars")
 _FAMILY_PACKAGES = {"nn": ("torch", "rtdl_num_embeddings", "tabm")}
 
 
 def library_versions(spec: ModelSpec, n_threads: int | None = None) -> dict[str, Any]:
-    """Python and package versions a model's results depend on (and its thread count)."""
-    return dict(_versions(spec.name, spec.family, n_threads))
+    """Python and package versions a model's results depend on (and its thread count).
+
+    A plugin's model adds ``"plugins": {plugin name: provenance}`` (its distribution and
+    version, or its file's sha256; see :mod:`tabbench.plugins`).
+    """
+    found = dict(_versions(spec.name, spec.family, n_threads, spec.packages))
+    plugin = _plugin_loader.owner("model", spec.name)
+    if plugin is not None:
+        found["plugins"] = {plugin.name: plugin.provenance}
+    return found
 
 
 @functools.lru_cache(maxsize=64)
-def _versions(name: str, family: str, n_threads: int | None) -> tuple[tuple[str, Any], ...]:
+def _versions(name: str, family: str, n_threads: int | None,
+              extra: tuple[str, ...] = ()) -> tuple[tuple[str, Any], ...]:
     """:func:`library_versions`, looked up once per process (package metadata is slow to
     read and does not change while a process runs)."""
     packages = list(_COMMON_PACKAGES)
     packages += [name] if family == "gbdt" else list(_FAMILY_PACKAGES.get(family, ()))
+    packages += [p for p in extra if p not in packages]
     found: dict[str, Any] = {"python": platform.python_version()}
     if n_threads is not None:
         found["n_threads"] = n_threads
@@ -118,5 +134,36 @@ def _versions(name: str, family: str, n_threads: int | None) -> tuple[tuple[str,
 
 
 def register_model(spec: ModelSpec) -> ModelSpec:
-    """Add a model to the registry (duplicate names raise)."""
+    """Add a built-in model to the registry (duplicate names raise).
+
+    A plugin registers with :func:`tabbench.register_model` instead, which checks the spec
+    and records where it came from, so that worker processes load it too.
+    """
     return MODELS.register(spec.name, spec)
+
+
+def check_prediction(prediction: Any, n_rows: int, task: str,
+                     n_classes: int | None = None) -> np.ndarray:
+    """``prediction`` as float64, or a ``ValueError`` saying what is wrong with it.
+
+    Classification needs probabilities of shape ``(n_rows, n_classes)``; regression values
+    of shape ``(n_rows,)`` (a single column is accepted). Every value must be finite.
+    """
+    values = np.asarray(prediction, dtype=np.float64)
+    if task == "regression":
+        if values.ndim == 2 and values.shape[1] == 1:
+            values = values[:, 0]
+        expected: tuple[int, ...] = (n_rows,)
+        what = "predict"
+    else:
+        expected = (n_rows, n_classes if n_classes is not None else values.shape[-1])
+        what = "predict_proba"
+    if values.shape != expected:
+        message = (f"{what} returned shape {values.shape} for {n_rows} rows of a {task} "
+                   f"task; expected {expected}")
+        raise ValueError(message)
+    bad = int(values.size - np.isfinite(values).sum())
+    if bad:
+        message = f"{what} returned {bad} non-finite value(s) (NaN or infinity) of {values.size}"
+        raise ValueError(message)
+    return values

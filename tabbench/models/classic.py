@@ -7,6 +7,7 @@ scikit-learn is imported when a model is built, so registering the zoo stays che
 
 from __future__ import annotations
 
+import inspect
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -17,7 +18,7 @@ from threadpoolctl import threadpool_limits
 from tabbench.exceptions import ConfigError
 from tabbench.models.base import FitContext, ModelSpec, register_model
 
-__all__ = ["SklearnModel"]
+__all__ = ["SklearnModel", "validation_kwargs"]
 
 TASKS = ("binary", "multiclass", "regression")
 
@@ -33,6 +34,10 @@ class SklearnModel:
         Model params.
     context : FitContext
         Task, number of classes, seed and threads.
+    validation : bool, default False
+        Hand the validation part to the estimator's ``fit`` when it takes one: as
+        ``X_val``/``y_val`` (pytabkit) or as ``eval_set=[(X_val, y_val)]`` (the boosters'
+        scikit-learn API). The built-in models do not use it.
     """
 
     def __init__(
@@ -41,10 +46,12 @@ class SklearnModel:
         make: Callable[[dict[str, Any], FitContext], Any],
         params: dict[str, Any],
         context: FitContext,
+        validation: bool = False,
     ) -> None:
         self.make = make
         self.params = params
         self.context = context
+        self.validation = validation
         self.device_ = "cpu"
         self.n_iterations_: int | None = None
 
@@ -59,7 +66,8 @@ class SklearnModel:
         X_val: np.ndarray | None = None,
         y_val: np.ndarray | None = None,
     ) -> SklearnModel:
-        """Fit on the training rows (the validation part is not used by these models)."""
+        """Fit on the training rows (and the validation part, with ``validation``, when the
+        estimator's ``fit`` takes one)."""
         # deferred: SciPy and scikit-learn are heavy to import
         from scipy.linalg import LinAlgWarning
         from sklearn.dummy import DummyClassifier
@@ -73,6 +81,7 @@ class SklearnModel:
         if self._classification and np.unique(y).size < 2:
             # A part with one class cannot fit most classifiers; the prior is the best guess.
             model = DummyClassifier(strategy="prior")
+        extra = validation_kwargs(model, X_val, y_val) if self.validation else {}
         with threadpool_limits(limits=self.context.n_threads), warnings.catch_warnings():
             # these would print once per trial from the job's process: odd data (many
             # classes on few rows, collinear columns) is what the benchmark is given
@@ -80,7 +89,7 @@ class SklearnModel:
             warnings.simplefilter("ignore", LinAlgWarning)
             warnings.filterwarnings("ignore", "The number of unique classes is greater than",
                                     UserWarning)
-            model.fit(X, y)
+            model.fit(X, y, **extra)
         self.model_ = model
         return self
 
@@ -88,11 +97,22 @@ class SklearnModel:
         """Class probabilities, shape ``(n, n_classes)``; classes absent from training get 0."""
         if not self._classification:
             raise AttributeError("predict_proba is only available for classification")
+        if not hasattr(self.model_, "predict_proba"):
+            message = (f"the classifier {type(self.model_).__name__} has no predict_proba; "
+                       f"classification is scored on class probabilities")
+            raise TypeError(message)
         with threadpool_limits(limits=self.context.n_threads):
-            proba = self.model_.predict_proba(X)
+            proba = np.asarray(self.model_.predict_proba(X), dtype=np.float64)
+        classes = np.asarray(getattr(self.model_, "classes_", np.arange(self.context.n_classes)))
+        if proba.shape != (X.shape[0], classes.size):
+            message = (f"predict_proba returned shape {proba.shape} for {X.shape[0]} rows and "
+                       f"the {classes.size} classes of classes_; expected "
+                       f"{(X.shape[0], classes.size)}")
+            raise ValueError(message)
         out = np.zeros((X.shape[0], self.context.n_classes), dtype=np.float64)
-        out[:, self.model_.classes_.astype(np.int64)] = proba
-        return out / out.sum(axis=1, keepdims=True)  # float32 inputs give float32 sums
+        out[:, classes.astype(np.int64)] = proba
+        with np.errstate(invalid="ignore", divide="ignore"):  # a zero row is reported later
+            return out / out.sum(axis=1, keepdims=True)  # float32 inputs give float32 sums
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Class codes (classification) or values (regression)."""
@@ -100,6 +120,23 @@ class SklearnModel:
             return self.predict_proba(X).argmax(axis=1)
         with threadpool_limits(limits=self.context.n_threads):
             return np.asarray(self.model_.predict(X), dtype=np.float64)
+
+
+def validation_kwargs(model: Any, X_val: np.ndarray | None,
+                      y_val: np.ndarray | None) -> dict[str, Any]:
+    """The keywords that hand the validation part to ``model.fit``: ``X_val``/``y_val``
+    or ``eval_set`` when its signature has them, else none (and none without a part)."""
+    if X_val is None or y_val is None:
+        return {}
+    try:
+        parameters = inspect.signature(model.fit).parameters
+    except (TypeError, ValueError):
+        return {}
+    if "X_val" in parameters and "y_val" in parameters:
+        return {"X_val": X_val, "y_val": y_val}
+    if "eval_set" in parameters:
+        return {"eval_set": [(X_val, y_val)]}
+    return {}
 
 
 def _builder(make: Callable[[dict[str, Any], FitContext], Any]) -> Callable[..., SklearnModel]:
