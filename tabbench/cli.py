@@ -39,6 +39,19 @@ DatasetsDir = Annotated[
     list[Path] | None,
     typer.Option("--datasets-dir", help="Extra folder of dataset TOMLs (repeatable)."),
 ]
+PluginOption = Annotated[
+    list[str] | None,
+    typer.Option("--plugin", help="A plugin: a .py file or an importable module that "
+                                  "registers models, splitters or metrics (repeatable)."),
+]
+
+
+def _load_plugins(refs: list[str] | None) -> None:
+    """Load the ``--plugin`` files and modules (before any name is checked)."""
+    if refs:
+        from tabbench.plugins import load_plugins
+
+        load_plugins(refs)
 
 
 def _split_names(value: str | None) -> list[str] | None:
@@ -78,16 +91,20 @@ def run(
         "--top-k", help="Tune on the K best features (ranked by the config's [features] "
                         "method, default jmi, on each training part); 0 = all features.")] = None,
     datasets_dir: DatasetsDir = None,
+    plugin: PluginOption = None,
 ) -> None:
     """Run a benchmark (default: configs/default.toml) and print the ranking.
 
-    Example: ``tabbench run --dataset bikeshare --models lightgbm,linear --budget smoke``
+    Example: ``tabbench run --dataset bikeshare --models lightgbm,linear --budget smoke``;
+    your own model: ``tabbench run --plugin my_models.py --models dummy,lightgbm,my-model``
     """
     from tabbench.config import load_config
     from tabbench.runner import run_benchmark
 
+    _load_plugins(plugin)
     cfg = load_config(config)
     cfg = cfg.override(
+        plugins=plugin or None,
         datasets=dataset or None, models=_split_names(models), splits=_split_names(splits),
         budget=budget, jobs=jobs, out=out, max_rows=max_rows, time_limit=time_limit,
         storage=storage, executor=executor, scheduler=scheduler,
@@ -154,11 +171,13 @@ def _feature_sets(config, top_k: int | None):
 @app.command()
 def leaderboard(
     path: Annotated[Path, typer.Argument(help="A run folder, e.g. leaderboard/default.")],
+    plugin: PluginOption = None,
 ) -> None:
     """Print per model: mean rank, normalized score, win rate and datasets; and per dataset.
 
     Example: ``tabbench leaderboard leaderboard/default``
     """
+    _load_plugins(plugin)  # a plugin's baseline model is then known as one
     _print_leaderboard(path)
 
 
@@ -376,6 +395,7 @@ def rank_features(
                                       help="--evaluate: parallel jobs.")] = 1,
     time_limit: Annotated[float | None, typer.Option(help="--evaluate: seconds per job.")] = 900.0,
     datasets_dir: DatasetsDir = None,
+    plugin: PluginOption = None,
 ) -> None:
     """Rank a dataset's features by (corrected) mutual information on a training part.
 
@@ -388,6 +408,7 @@ def rank_features(
     from tabbench.features.rankers import DEFAULT_METHOD, DEFAULT_SELECTION_METHOD, RANKERS
     from tabbench.topk import rank_and_save
 
+    _load_plugins(plugin)
     method = method or (DEFAULT_SELECTION_METHOD if evaluate else DEFAULT_METHOD)
     RANKERS.get(method, parameter="method")
     seed_list = _seed_list(seeds)
@@ -541,6 +562,7 @@ def explain(
         min=0, help="Seed of the model, permutations and surrogate.")] = 0,
     threads: Annotated[int, typer.Option(min=1, help="Threads of the model.")] = 1,
     datasets_dir: DatasetsDir = None,
+    plugin: PluginOption = None,
 ) -> None:
     """Explain a model with a small surrogate that mimics it; print its fidelity.
 
@@ -553,6 +575,7 @@ def explain(
     """
     from tabbench.explain import explain_dataset
 
+    _load_plugins(plugin)
     with console.status(f"explaining {model} on {dataset}…") as status:
         explanation = explain_dataset(
             dataset, model, split_id=split, kind=surrogate, top_k=top_k, row=row, out=out,
@@ -618,6 +641,7 @@ def compare_splits_command(
     max_rows: Annotated[int | None, typer.Option(help="Subsample datasets to this many rows.")] = None,
     out: Annotated[Path | None, typer.Option(help="Run folder (results are reused).")] = None,
     datasets_dir: DatasetsDir = None,
+    plugin: PluginOption = None,
 ) -> None:
     """Rank the same models under random and time-based splits, and measure the shift.
 
@@ -637,10 +661,11 @@ def compare_splits_command(
     from tabbench.config import load_config
     from tabbench.split_study import study_splits
 
+    _load_plugins(plugin)
     if config is None and splits is None:
         splits = "random,time,sliding-window"
     cfg = load_config(config).override(
-        datasets=dataset or None, models=_split_names(models), splits=_split_names(splits),
+        plugins=plugin or None, datasets=dataset or None, models=_split_names(models), splits=_split_names(splits),
         budget=budget, jobs=jobs, out=out, max_rows=max_rows)
     with _progress(cfg.name) as callbacks:
         study = study_splits(cfg, datasets_dirs=datasets_dir, **callbacks)
@@ -692,6 +717,7 @@ def ncd(
     n_trials: Annotated[int, typer.Option(
         min=0, help="Optuna trials (class-hiding CV); 0 = defaults.")] = 0,
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("leaderboard/ncd"),
+    plugin: PluginOption = None,
 ) -> None:
     """Discover novel classes: cluster the unlabelled rows helped by the known classes.
 
@@ -699,6 +725,7 @@ def ncd(
     """
     from tabbench.ncd import run_ncd
 
+    _load_plugins(plugin)
     novel = _int_list(novel_classes, "--novel-classes", minimum=0)
     if not novel:
         raise TabbenchError("--novel-classes: give at least one class code, e.g. 0,3,5")
@@ -719,6 +746,7 @@ def ensemble(
     path: Annotated[Path, typer.Argument(help="A run folder, e.g. leaderboard/default.")],
     iterations: Annotated[int, typer.Option(
         min=1, help="Rounds of greedy selection (members chosen with replacement).")] = 25,
+    plugin: PluginOption = None,
 ) -> None:
     """Build post-hoc ensembles from the run folder's stored predictions (no refit).
 
@@ -731,6 +759,7 @@ def ensemble(
     from tabbench.ensemble import build_ensembles
     from tabbench.results import read_results
 
+    _load_plugins(plugin)
     outcomes = build_ensembles(path, iterations=iterations)
     if not outcomes:
         raise TabbenchError(f"{path}: no stored predictions of ok jobs to ensemble (run with "
@@ -760,6 +789,7 @@ def report(
     path: Annotated[Path, typer.Argument(help="A run folder, e.g. leaderboard/default.")],
     out: Annotated[Path | None, typer.Option(help="Where to write (default DIR/report.html).")]
         = None,
+    plugin: PluginOption = None,
 ) -> None:
     """Write one self-contained report.html (tables and figures) for a run folder.
 
@@ -767,7 +797,47 @@ def report(
     """
     from tabbench.report import build_report
 
+    _load_plugins(plugin)  # a plugin's baseline model is then known as one
     console.print(f"Wrote [bold]{build_report(path, out)}[/]")
+
+
+@app.command("plugins")
+def plugins_command(
+    config: Annotated[Path | None, typer.Argument(
+        help="A benchmark config whose plugins to load too.")] = None,
+    plugin: PluginOption = None,
+) -> None:
+    """List the loaded plugins: where each came from, its provenance, what it registered.
+
+    Installed distributions that declare the entry-point group ``tabbench.plugins`` load
+    automatically (TABBENCH_DISABLE_PLUGIN_AUTOLOAD=1 turns that off); --plugin and a
+    config's ``plugins`` add files and modules.
+
+    Example: ``tabbench plugins --plugin my_models.py``
+    """
+    from tabbench.config import load_config
+    from tabbench.plugins import loaded_plugins
+
+    _load_plugins(plugin)
+    if config is not None:
+        load_config(config)
+    infos = loaded_plugins()
+    if not infos:
+        console.print("No plugins loaded. Add one with --plugin FILE_OR_MODULE, the config "
+                      "key plugins = [...], or install a distribution that declares the "
+                      "entry-point group tabbench.plugins.", highlight=False)
+        return
+    table = Table(title="Loaded plugins", title_justify="left")
+    for column in ("plugin", "from", "provenance", "registered"):
+        table.add_column(column, overflow="fold")
+    for info in infos:
+        kinds: dict[str, list[str]] = {}
+        for kind, name in info.registered:
+            kinds.setdefault(kind, []).append(name)
+        registered = "; ".join(f"{kind}: {', '.join(names)}" for kind, names in kinds.items())
+        table.add_row(info.plugin.name, info.plugin.origin, info.plugin.provenance,
+                      registered or "nothing")
+    console.print(table)
 
 
 def _print_frame(frame, title: str, formats: dict[str, str] | None = None) -> None:

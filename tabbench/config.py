@@ -14,6 +14,7 @@ from tabbench.exceptions import ConfigError, UnknownNameError
 from tabbench.features.rankers import DEFAULT_SELECTION_METHOD, RANKERS
 from tabbench.models import get_model
 from tabbench.paths import check_name, safe_join
+from tabbench.plugins import load_plugins
 from tabbench.splits import SPLITTERS
 
 #: The project root (the folder holding ``configs/``, ``datasets/`` and ``leaderboard/``).
@@ -68,7 +69,7 @@ _KEYS = (
     "name", "description", "datasets", "models", "splits", "split_params", "variants", "seeds",
     "budget", "n_trials", "eval_seeds", "jobs", "time_limit", "executor", "scheduler",
     "storage", "max_rows", "device", "out", "features", "tuning_workers", "threads",
-    "store_predictions", "ensemble",
+    "store_predictions", "ensemble", "plugins",
 )
 _FEATURE_KEYS = ("select", "top_k", "method")
 #: The ranker that picks the top-k features to tune on when none is named: JMI scores a
@@ -144,6 +145,9 @@ class BenchmarkConfig:
     store_predictions: bool = True
     #: Build the post-hoc ensembles (``tabbench ensemble``) at the end of ``run``.
     ensemble: bool = False
+    #: Plugins to load (files or modules, see :mod:`tabbench.plugins`); a config file's
+    #: relative paths are resolved against its folder when it is read.
+    plugins: tuple[str, ...] = ()
     #: The keys set from the command line (:meth:`override`), named by flag in messages.
     from_flags: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
 
@@ -162,6 +166,9 @@ class BenchmarkConfig:
         for key in ("datasets", "models", "splits", "variants", "seeds"):
             if key in kept:
                 kept[key] = tuple(kept[key])
+        if "plugins" in kept:  # loaded now, so their names are known to validate
+            loaded = load_plugins(kept["plugins"])
+            kept["plugins"] = tuple(dict.fromkeys((*self.plugins, *(p.ref for p in loaded))))
         config = replace(self, **kept, from_flags=self.from_flags | set(kept))
         config.validate(where="command line", flags=True)
         return config
@@ -179,6 +186,7 @@ class BenchmarkConfig:
             raise ConfigError(f"{where}: {key} {problem}")
 
         check_name(self.name, "run name", where, ConfigError)
+        load_plugins(self.plugins, where="" if flags else f"{where}: plugins")
         for model in self.models:
             get_model(model, where, parameter="models" if flags else None)
         for split in self.splits:
@@ -234,6 +242,13 @@ def load_config(path: Path | None = None) -> BenchmarkConfig:
     raw = read_toml(path)
     check_keys(raw, _KEYS, where)
     kwargs: dict[str, Any] = {}
+    if "plugins" in raw:  # first: the plugins' models, splitters and metrics are then known
+        refs = expect(raw["plugins"], list, "plugins", where)
+        if not all(isinstance(ref, str) for ref in refs):
+            raise ConfigError(f"{where}: key 'plugins' must be a list of file paths or "
+                              f"module names")
+        loaded = load_plugins(refs, base=path.parent, where=f"{where}: plugins")
+        kwargs["plugins"] = tuple(dict.fromkeys(plugin.ref for plugin in loaded))
     for key in ("name", "description", "executor", "scheduler", "storage", "device"):
         if key in raw:
             kwargs[key] = expect(raw[key], str, key, where)

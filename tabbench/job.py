@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from tabbench import splits
+from tabbench import plugins, splits
 from tabbench._recent import Recent
 from tabbench.config import Budget, FeatureSelection
 from tabbench.datasets.sample import load_subsample
@@ -57,6 +57,11 @@ class Job:
     features: FeatureSelection | None = None
     #: Keep the validation and test predictions (``<run>/predictions/``); not part of the id.
     store_predictions: bool = True
+    #: ``(plugin name, provenance)`` of the plugins the model, splitter and metric come
+    #: from (:func:`tabbench.plugins.provenance_of`); part of the id when there are any.
+    provenance: tuple[tuple[str, str], ...] = ()
+    #: The driver's plugins, loaded by the worker before the job; not part of the id.
+    plugins: tuple[plugins.Plugin, ...] = field(default=(), compare=False, repr=False)
 
     @property
     def variant_label(self) -> str:
@@ -86,6 +91,8 @@ class Job:
         if self.features is not None:  # absent otherwise, so all-features ids never change
             key["features"] = {"select": self.features.select, "top_k": self.features.top_k,
                                "method": self.features.method}
+        if self.provenance:  # absent for built-ins, whose ids never change
+            key["plugins"] = dict(self.provenance)
         return JobIdentity(
             kind="benchmark", dataset=self.spec.name,
             dataset_fingerprint=self.dataset_fingerprint, task=self.spec.task,
@@ -173,7 +180,7 @@ def tune_shared(job: Job, dataset: Dataset | None = None, worker: int = 0,
     """
     if job.storage is None:
         raise TabbenchError(f"job {job.job_id}: shared tuning needs an Optuna storage URL")
-    spec = get_model(job.model)
+    spec = _job_model(job)
     with threadpool_limits(limits=job.n_threads):
         data, _, _ = _prepare(job, spec, dataset, {})
         n_trials = job.budget.trials_for(spec.family)
@@ -182,6 +189,15 @@ def tune_shared(job: Job, dataset: Dataset | None = None, worker: int = 0,
                       timeout=job.budget.timeout, storage=job.storage, study_name=job.job_id,
                       sampler_seed=job.seed * 1000 + worker + 1, share=share)
     return result.n_trials_here
+
+
+def _job_model(job: Job) -> Any:
+    """The job's model spec, once the driver's plugins are loaded in this process."""
+    plugins.ensure_plugins(job.plugins)
+    for kind, name in (("model", job.model), ("split", job.split_strategy),
+                       ("metric", job.metric)):
+        plugins.check_registered(kind, name, job.plugins)
+    return get_model(job.model)
 
 
 def _describe(exc: BaseException) -> str:
@@ -241,7 +257,7 @@ def _prepared(dataset: Dataset, split: Split, job: Job, family: str) -> Prepared
 def _run(job: Job, row: dict[str, Any],
          dataset: Dataset | None) -> tuple[pl.DataFrame | None, pl.DataFrame | None]:
     """Tune, refit and score; fill ``row``; return the trials table and the predictions."""
-    spec = get_model(job.model)
+    spec = _job_model(job)
     data, rank_seconds, stored = _prepare(job, spec, dataset, row)
     trials = None
     if job.variant == "tuned" and spec.tunable:
@@ -266,7 +282,7 @@ def _run(job: Job, row: dict[str, Any],
         fit_seconds=float(np.mean([o.fit_seconds for o in outcomes])),
         predict_seconds=float(np.mean([o.predict_seconds for o in outcomes])),
         device=outcomes[0].device,
-        versions=json.dumps(library_versions(spec, job.n_threads), sort_keys=True),
+        versions=json.dumps(_versions(job, spec), sort_keys=True),
     )
     if row.get("val_score") is None:
         row["val_score"] = float(np.mean([o.scores["val"] for o in outcomes]))
@@ -277,4 +293,9 @@ def _run(job: Job, row: dict[str, Any],
     return trials, predictions
 
 
-
+def _versions(job: Job, spec: Any) -> dict[str, Any]:
+    """The row's ``versions``: the libraries, and the provenance of the job's plugins."""
+    found = library_versions(spec, job.n_threads)
+    if job.provenance:
+        found["plugins"] = dict(job.provenance)
+    return found

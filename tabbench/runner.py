@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import os
 import warnings
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import polars as pl
 
 from tabbench.config import BenchmarkConfig
 from tabbench.datasets.registry import check_datasets_dirs, get_spec, list_specs
@@ -20,10 +24,11 @@ from tabbench.job import Job
 from tabbench.metrics import default_metric, get_metric
 from tabbench.models import get_model
 from tabbench.paths import ensure_dir
+from tabbench.plugins import provenance_of, shipped
 from tabbench.predictions import write_predictions
 from tabbench.results import statuses, upgrade_results, write_result
 from tabbench.runlock import run_folder_lock
-from tabbench.splits import TIME_KINDS, make_splits
+from tabbench.splits import is_time_based, make_splits
 from tabbench.tuning import check_storage
 
 
@@ -36,6 +41,8 @@ def plan(config: BenchmarkConfig, datasets_dirs: list[Path] | None = None) -> li
     the all-features job and its top-k jobs run next to each other (fair timings). Jobs are ordered slowest first (by the model's
     ``cost`` times the training rows), which shortens runs with several workers. Models that do not support a dataset's task,
     and time-based splits of a dataset without a time column, are skipped with a warning.
+    Every job carries the loaded plugins (its worker loads them) and, when its model,
+    splitter or metric comes from a plugin, that plugin's provenance (in its id).
     """
     names = config.datasets or tuple(list_specs(datasets_dirs))
     if not names:
@@ -43,12 +50,14 @@ def plan(config: BenchmarkConfig, datasets_dirs: list[Path] | None = None) -> li
     where = str(config.source or "config")
     n_threads = config.threads or (1 if config.executor == "dask" else max(1, cores() // config.jobs))
     jobs: list[tuple[float, Job]] = []
+    loaded = shipped()
     for name in names:
         spec = get_spec(name, datasets_dirs, where)
         dataset = load_subsample(spec, config.max_rows)
         metric = spec.metric or default_metric(spec.task)
         get_metric(metric, spec.where)
-        strategies = [s for s in config.splits if spec.time_column is not None or s not in TIME_KINDS]
+        strategies = [s for s in config.splits
+                      if spec.time_column is not None or not is_time_based(s)]
         if len(strategies) < len(config.splits):
             warnings.warn(f"{spec.where}: no time_column, so time-based splits are skipped",
                           TabbenchWarning, stacklevel=2)
@@ -65,6 +74,7 @@ def plan(config: BenchmarkConfig, datasets_dirs: list[Path] | None = None) -> li
             params = config.split_params.get(strategy, {})
             for split in make_splits(dataset, strategy, params, seed=0):
                 for model in models:
+                    provenance = provenance_of(model=model, split=strategy, metric=metric)
                     for variant in config.variants:
                         for seed in config.seeds:
                             cost = get_model(model).cost * len(split.train)
@@ -77,9 +87,53 @@ def plan(config: BenchmarkConfig, datasets_dirs: list[Path] | None = None) -> li
                                 device=config.device, n_threads=n_threads,
                                 storage=config.storage, features=selection,
                                 store_predictions=config.store_predictions,
+                                provenance=provenance, plugins=loaded,
                             )) for selection in config.features)
     jobs.sort(key=lambda item: -item[0])  # slowest first: fewer idle workers at the end
     return [job for _, job in jobs]
+
+
+def set_aside_superseded(out_dir: Path, jobs: list[Job]) -> list[str]:
+    """Move the results of an earlier version of a plugin into ``out_dir/superseded/``.
+
+    A plugin job's id holds the plugin's provenance, so after an edit the job runs again
+    under a new id; the row of the old version (same dataset, split, model, variant and
+    seed; other provenance in its ``versions``) would be ranked beside the new one. Its
+    result, trials and predictions files are moved (never deleted), with a warning.
+    Returns the moved job ids.
+    """
+    current = {job.job_id.rsplit("-", 1)[0]: job for job in jobs if job.provenance}
+    results = out_dir / "results"
+    if not current or not results.is_dir():
+        return []
+    moved: list[str] = []
+    for file in sorted(results.glob("*.parquet")):
+        job = current.get(file.stem.rsplit("-", 1)[0])
+        if job is None or file.stem == job.job_id or not _other_version(file, job):
+            continue
+        for folder in ("results", "trials", "predictions"):
+            source = out_dir / folder / file.name
+            if source.is_file():
+                target = ensure_dir(out_dir / "superseded" / folder) / file.name
+                os.replace(source, target)
+        moved.append(file.stem)
+    if moved:
+        names = ", ".join(sorted({name for job in jobs for name, _ in job.provenance}))
+        warnings.warn(f"{out_dir}: {len(moved)} result(s) of an earlier version of plugin "
+                      f"{names} moved to {out_dir / 'superseded'} (their jobs run again)",
+                      TabbenchWarning, stacklevel=2)
+    return moved
+
+
+def _other_version(file: Path, job: Job) -> bool:
+    """Whether the result in ``file`` came from other versions of ``job``'s plugins."""
+    try:
+        versions = pl.read_parquet(file, columns=["versions"])["versions"][0]
+        used = json.loads(versions or "{}").get("plugins", {})
+    except Exception:  # a damaged file is the business of statuses(set_aside=True)
+        return False
+    return any(name in used and used[name] != provenance
+               for name, provenance in job.provenance)
 
 
 def make_executor(config: BenchmarkConfig) -> Any:
@@ -144,6 +198,7 @@ def run_benchmark(config: BenchmarkConfig, *, datasets_dirs: list[Path] | None =
         jobs = plan(config, datasets_dirs)
         if job_filter is not None:
             jobs = [job for job in jobs if job_filter(job)]
+        set_aside_superseded(out_dir, jobs)  # an earlier version of a plugin: never mixed
         done = statuses(out_dir, set_aside=True)  # damaged files: moved aside, rerun
         keep = {"ok"} if retry_failed else {"ok", "failed", "timeout"}
         pending = [job for job in jobs if done.get(job.job_id) not in keep]

@@ -1,7 +1,9 @@
 """The ``dask`` executor: jobs run on a Dask cluster; their rows come back to the driver.
 
 The driver (``tabbench run``) keeps the plan and writes every result file itself, so
-workers need no shared filesystem, only tabbench installed. Each dataset is scattered to
+workers need no shared filesystem, only tabbench installed (and the driver's plugin
+modules and plugin distributions, in its versions: a plugin *file* travels with each job,
+see :mod:`tabbench.plugins`). Each dataset is scattered to
 the workers once and every job of it refers to that copy. A job whose worker is lost
 (killed, out of memory, network gone) is run again on another worker by the Dask scheduler
 itself, up to its ``distributed.scheduler.allowed-failures`` (3 by default); after that it

@@ -8,6 +8,10 @@ dataset it already holds. A job over its time limit has its worker killed and be
 it, as a fresh process per job had it); a job whose worker dies becomes a ``failed`` row;
 a killed or dead worker is replaced by a fresh process, so the next job inherits nothing
 from it. A worker gets its next job before the driver writes the files of the last one.
+Workers start from a forkserver with a fixed preload list, so a model a plugin registered
+in the driver is unknown to them until they load the plugin: every job carries the
+driver's plugins and the worker loads them before its first job of them
+(:func:`tabbench.plugins.ensure_plugins`), a replacement worker included.
 """
 
 from __future__ import annotations
@@ -207,11 +211,13 @@ class WorkerPool:
 
 class LocalExecutor:
     """Run jobs in a :class:`WorkerPool` of ``jobs`` processes, each job with an optional
-    time limit."""
+    time limit (each worker retired after ``max_tasks`` jobs)."""
 
-    def __init__(self, jobs: int = 1, time_limit: float | None = None) -> None:
+    def __init__(self, jobs: int = 1, time_limit: float | None = None,
+                 max_tasks: int = MAX_TASKS_PER_WORKER) -> None:
         self.jobs = jobs
         self.time_limit = time_limit
+        self.max_tasks = max_tasks
         self._context = mp.get_context("forkserver")
         self._context.set_forkserver_preload(_PRELOAD)
 
@@ -223,7 +229,7 @@ class LocalExecutor:
             started[job.job_id] = datetime.now(UTC)
             return run_job, (job,)
 
-        pool = WorkerPool(self.jobs, self.time_limit, self._context)
+        pool = WorkerPool(self.jobs, self.time_limit, self._context, self.max_tasks)
         for job, result in pool.run(jobs, call, key=_dataset_key):
             if isinstance(result, ChildTimeout):
                 yield job, closing_row(job, "timeout", str(result), started[job.job_id])
