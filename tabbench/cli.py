@@ -168,6 +168,18 @@ def _feature_sets(config, top_k: int | None):
                              method=methods[0] if methods else DEFAULT_SELECTION_METHOD),)
 
 
+#: What the leaderboard's "tied with best" counts (also the report's wording).
+TIED_FOOTNOTE = (
+    "tied with best: datasets where the model's score, averaged over the dataset's splits and "
+    "seeds, is the best or not significantly worse, all of the dataset's models compared at "
+    "once (95%: the chance of calling any model worse when none is stays near 5% per "
+    "dataset); paired bootstrap of the test rows: drawn together across splits and seeds for "
+    "random splits, circular blocks in time order for time-based splits (length from the "
+    "data, Politis-White)")
+NORMALIZED_FOOTNOTE = ("normalized score: 1 = the best model, 0 = the dummy baseline or worse "
+                       "(clipped)")
+
+
 @app.command()
 def leaderboard(
     path: Annotated[Path, typer.Argument(help="A run folder, e.g. leaderboard/default.")],
@@ -203,7 +215,8 @@ def _print_leaderboard(path: Path) -> None:
         console.print(table)
         intervals = "low" in standing.per_dataset.columns
         title = f"Per dataset ({standing.strategy} split)" + (
-            "; [95% interval: paired bootstrap of the test rows]" if intervals else "")
+            "; [95% interval of the score averaged over splits and seeds: paired bootstrap of "
+            "the test rows]" if intervals else "")
         detail = Table(title=title, title_justify="left")
         for column in ("dataset", "metric", "model", "test score", "rank"):
             detail.add_column(column, justify="right" if column in ("test score", "rank") else "left")
@@ -216,9 +229,8 @@ def _print_leaderboard(path: Path) -> None:
                            f"{row['test_score']:.4f}{std}{interval}", f"{row['rank']:.1f}")
         console.print(detail)
     if confidence is not None:
-        console.print("tied with best: datasets where the model is the best or not "
-                      "significantly worse (paired bootstrap of the test rows, 95%; moving "
-                      "blocks in time order for time-based splits)", highlight=False)
+        console.print(TIED_FOOTNOTE, highlight=False)
+    console.print(NORMALIZED_FOOTNOTE, highlight=False)
     surrogates = surrogate_table(results)
     if surrogates.height:
         _print_frame(surrogates, "Surrogate interpreters (fidelity to the black box)",

@@ -7,13 +7,22 @@ The files themselves are read and written by :mod:`tabbench.results` and
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 
-from tabbench.bootstrap import paired_bootstrap
+from tabbench.bootstrap import (
+    BootstrapResult,
+    block_length,
+    compare_with_best,
+    paired_bootstrap,
+    percentile_interval,
+    shared_row_bootstrap,
+)
 from tabbench.ensemble import ensemble_predictions
 from tabbench.metrics import get_metric
 from tabbench.predictions import JobPredictions, read_predictions
@@ -69,6 +78,12 @@ def entry_label() -> pl.Expr:
         .otherwise(pl.col("model") + " (" + pl.col("variant") + ")")
 
 
+def _ranked(results: pl.DataFrame) -> pl.DataFrame:
+    """The ``ok`` rows of the ranked kinds."""
+    return with_kind(results).filter((pl.col("status") == "ok")
+                                     & pl.col("kind").is_in(RANKED_KINDS))
+
+
 def task_scores(results: pl.DataFrame) -> pl.DataFrame:
     """Mean ``test_score`` per (dataset, split, model, variant) over seeds.
 
@@ -78,8 +93,7 @@ def task_scores(results: pl.DataFrame) -> pl.DataFrame:
     A model is named ``model`` for the tuned variant and ``model (default)`` otherwise, so
     that both variants can be ranked side by side.
     """
-    ok = with_kind(results).filter((pl.col("status") == "ok")
-                                   & pl.col("kind").is_in(RANKED_KINDS))
+    ok = _ranked(results)
     if ok.is_empty():
         return ok
     return (
@@ -97,49 +111,109 @@ def dataset_confidence(run_dir: Path, results: pl.DataFrame, *, n_resamples: int
                        seed: int = 0, level: float = 0.95) -> pl.DataFrame | None:
     """Each model's test-score interval and tie with the best, per (dataset, split, seed).
 
-    A paired bootstrap over the test rows of the stored predictions
-    (:func:`tabbench.bootstrap.paired_bootstrap`): moving blocks in time order for the
-    time-based strategies, single rows otherwise. An ensemble's predictions are its
-    members' blended with its weights. ``None`` when the run folder stores no predictions.
+    A paired bootstrap over the test rows of the stored predictions, made so that a
+    dataset's runs can be pooled resample by resample (:func:`per_dataset_confidence`).
+    Time-based strategies: a circular block bootstrap in time order per split
+    (:func:`tabbench.bootstrap.paired_bootstrap`), with one block length per split chosen
+    from the predictions of all its seeds (:func:`tabbench.bootstrap.block_length`); the
+    seeds of a split share its resamples, different splits (whose test sets do not
+    overlap) get independent ones. Other strategies: single rows, drawn with replacement
+    from all the rows of the dataset's test sets under the strategy at once
+    (:func:`tabbench.bootstrap.shared_row_bootstrap`), so that runs on the same rows, or
+    on overlapping test sets (random splits), share the counts of the rows they share.
+    The resampling seeds are derived from ``seed``, the dataset and the split (or the
+    strategy). ``tied_with_best`` is
+    decided over the run's models at once (:func:`tabbench.bootstrap.compare_with_best`).
+    An ensemble's predictions are its members' blended with its weights. ``None`` when
+    the run folder stores no predictions.
+
     Columns: ``dataset, split_strategy, split_id, seed, metric, model, score, low, high,
-    tied_with_best, is_best``.
+    tied_with_best, is_best, block`` (the block length, null for single rows) and
+    ``resampled`` (the model's score on each of the ``n_resamples`` resamples).
     """
-    ok = with_kind(results).filter((pl.col("status") == "ok")
-                                   & pl.col("kind").is_in(RANKED_KINDS))
+    ok = _ranked(results)
     stored = read_predictions(run_dir, ok.filter(pl.col("kind") == "benchmark")["job_id"])
     if stored.is_empty():
         return None
     tests = {job_id: JobPredictions.of(frame, "test")
              for (job_id,), frame in stored.group_by("job_id")}
-    rows = []
-    for (dataset, strategy, split_id, job_seed), group in ok.with_columns(
-            entry_label().alias("entry")).group_by(
-            "dataset", "split_strategy", "split_id", "seed", maintain_order=True):
-        predictions, y, test_rows, task = {}, None, None, group["task"][0]
-        for row in group.sort("entry").iter_rows(named=True):
-            test = _test_predictions(row, tests)
-            if test is None or (test_rows is not None
-                                and not np.array_equal(test.rows, test_rows)):
-                continue  # no predictions, or another subsample's rows (another max_rows)
-            if y is None:
-                y, test_rows = test.y, test.rows
-            predictions[row["entry"]] = test.prediction[:, 0] if task == "regression" \
-                else test.prediction
-        if len(predictions) < 2:
-            continue
+    rows, resampled = [], []
+    for (dataset, strategy), group in ok.with_columns(entry_label().alias("entry")).group_by(
+            "dataset", "split_strategy", maintain_order=True):
         metric = group["metric"][0]
-        target = y if task == "regression" else y.astype(np.int64)
-        result = paired_bootstrap(metric, target, predictions, n_resamples=n_resamples,
-                                  block="auto" if strategy in TIME_KINDS else None,
-                                  seed=seed, level=level)
-        rows.extend({"dataset": dataset, "split_strategy": strategy, "split_id": split_id,
-                     "seed": job_seed, "metric": metric, **entry}
-                    for entry in result.table())
+        splits = [split for _, split_group in group.group_by("split_id", maintain_order=True)
+                  if (split := _split_runs(split_group, tests)) is not None]
+        if strategy in TIME_KINDS:
+            results_of = [_blocked(metric, split, n_resamples=n_resamples, level=level,
+                                   seed=_derived_seed(seed, dataset, split.split_id))
+                          for split in splits]
+        else:
+            shared = iter(shared_row_bootstrap(
+                metric, [(split.rows, split.y, predictions) for split in splits
+                         for predictions in split.runs.values()],
+                n_resamples=n_resamples, seed=_derived_seed(seed, dataset, strategy),
+                level=level))
+            results_of = [{job_seed: next(shared) for job_seed in split.runs}
+                          for split in splits]
+        for split, by_seed in zip(splits, results_of, strict=True):
+            for job_seed, result in by_seed.items():
+                rows.extend({"dataset": dataset, "split_strategy": strategy,
+                             "split_id": split.split_id, "seed": job_seed, "metric": metric,
+                             **entry, "block": result.block} for entry in result.table())
+                resampled.extend(result.resampled.T)
     if not rows:
         return None
-    return pl.DataFrame(rows).select(
+    return pl.DataFrame(rows, schema_overrides={"block": pl.Int64}).select(
         "dataset", "split_strategy", "split_id", "seed", "metric", "model", "score", "low",
-        "high", "tied_with_best", "is_best")
+        "high", "tied_with_best", "is_best", "block").with_columns(
+        pl.Series("resampled", np.vstack(resampled), dtype=pl.Array(pl.Float64, n_resamples)))
+
+
+@dataclass(frozen=True, eq=False)
+class _SplitRuns:
+    """One split's stored test predictions: row ids, targets, and per seed the models'."""
+
+    split_id: str
+    rows: np.ndarray
+    y: np.ndarray
+    runs: dict[int, dict[str, np.ndarray]]
+
+
+def _split_runs(group: pl.DataFrame, tests: dict[str, JobPredictions]) -> _SplitRuns | None:
+    """The split's runs with at least two models on the same test rows, or None."""
+    runs: dict[int, dict[str, np.ndarray]] = {}
+    y, test_rows, task = None, None, group["task"][0]
+    for row in group.sort("seed", "entry").iter_rows(named=True):
+        test = _test_predictions(row, tests)
+        if test is None or (test_rows is not None and not np.array_equal(test.rows, test_rows)):
+            continue  # no predictions, or another subsample's rows (another max_rows)
+        if y is None:
+            y, test_rows = test.y, test.rows
+        runs.setdefault(row["seed"], {})[row["entry"]] = (
+            test.prediction[:, 0] if task == "regression" else test.prediction)
+    runs = {job_seed: predictions for job_seed, predictions in runs.items()
+            if len(predictions) >= 2}
+    if not runs:
+        return None
+    target = y if task == "regression" else y.astype(np.int64)
+    return _SplitRuns(group["split_id"][0], test_rows, target, runs)
+
+
+def _blocked(metric: str, split: _SplitRuns, *, n_resamples: int, level: float,
+             seed: int) -> dict[int, BootstrapResult]:
+    """Circular block bootstraps of a time split's seeds, on the same resamples."""
+    block = block_length(metric, split.y, {f"{job_seed}/{entry}": prediction
+                                           for job_seed, predictions in split.runs.items()
+                                           for entry, prediction in predictions.items()})
+    return {job_seed: paired_bootstrap(metric, split.y, predictions, n_resamples=n_resamples,
+                                       block=block, seed=seed, level=level)
+            for job_seed, predictions in split.runs.items()}
+
+
+def _derived_seed(seed: int, *parts: str) -> int:
+    """A resampling seed from ``seed`` and names, stable across processes (unlike ``hash()``)."""
+    payload = json.dumps([seed, *parts]).encode()
+    return int.from_bytes(hashlib.sha256(payload).digest()[:8], "little")
 
 
 def _test_predictions(row: dict, tests: dict[str, JobPredictions]) -> JobPredictions | None:
@@ -149,25 +223,86 @@ def _test_predictions(row: dict, tests: dict[str, JobPredictions]) -> JobPredict
     return tests.get(row["job_id"])
 
 
+def per_dataset_confidence(confidence: pl.DataFrame, *, level: float = 0.95) -> pl.DataFrame:
+    """Each model's score averaged over a dataset's splits and seeds, its interval, and its
+    tie with the best, per (split strategy, dataset).
+
+    The rule: on each dataset (per strategy), the models compared are those with a
+    bootstrap in every (split, seed) run of :func:`dataset_confidence` (others are left
+    out). A model's dataset score is the mean over the splits of its mean over the seeds,
+    as in :func:`standings`, and the same average is taken on every resample: the runs'
+    resamples are paired as :func:`dataset_confidence` draws them (shared counts for
+    shared rows; independent blocks for the non-overlapping test sets of time splits),
+    so the averaged resampled score varies as the averaged score does over resamples of
+    the test rows. The interval is the ``level`` percentile interval of the averaged
+    resampled score, and ``tied_with_best`` the simultaneous comparison of the averaged
+    scores over the dataset's models (:func:`tabbench.bootstrap.compare_with_best`): on
+    each dataset, the chance that any model is called worse than the best when it is not
+    stays near ``1 - level``. Neither accounts for the variation from retraining on
+    other training rows.
+
+    Columns: ``split_strategy, dataset, metric, model, n_runs, score, low, high,
+    tied_with_best, is_best``.
+    """
+    out = []
+    for (strategy, dataset), group in confidence.group_by("split_strategy", "dataset",
+                                                          maintain_order=True):
+        n_runs = group.select("split_id", "seed").n_unique()
+        present = group.group_by("model").agg(
+            pl.struct("split_id", "seed").n_unique().alias("runs"))
+        models = sorted(present.filter(pl.col("runs") == n_runs)["model"])
+        if not models:
+            continue
+        part = group.filter(pl.col("model").is_in(models)).sort("split_id", "seed", "model")
+        m = len(models)
+        splits = part["split_id"].to_numpy()[::m]
+        point = part["score"].to_numpy().reshape(n_runs, m)
+        column = part["resampled"]
+        if isinstance(column.dtype, pl.List):
+            column = column.list.to_array(int(column.list.len().max()))
+        samples = column.to_numpy().reshape(n_runs, m, -1)
+        # the mean over each split's seeds, then over the splits
+        by_split = [splits == split for split in dict.fromkeys(splits)]
+        pooled = np.mean([point[rows].mean(axis=0) for rows in by_split], axis=0)
+        pooled_samples = np.mean([samples[rows].mean(axis=0) for rows in by_split], axis=0).T
+        metric = part["metric"][0]
+        low, high = percentile_interval(pooled_samples, level)
+        comparison = compare_with_best(metric, pooled, pooled_samples, level=level)
+        out.extend({"split_strategy": strategy, "dataset": dataset, "metric": metric,
+                    "model": model, "n_runs": n_runs, "score": float(pooled[j]),
+                    "low": float(low[j]), "high": float(high[j]),
+                    "tied_with_best": bool(comparison.tied_with_best[j]),
+                    "is_best": j == comparison.best} for j, model in enumerate(models))
+    return pl.DataFrame(out, schema={
+        "split_strategy": pl.String, "dataset": pl.String, "metric": pl.String,
+        "model": pl.String, "n_runs": pl.Int64, "score": pl.Float64, "low": pl.Float64,
+        "high": pl.Float64, "tied_with_best": pl.Boolean, "is_best": pl.Boolean})
+
+
 def ties_with_best(confidence: pl.DataFrame) -> pl.DataFrame:
     """Per split strategy and model: on how many datasets it is tied with the best.
 
-    A model is tied with the best on a dataset when it is the best or not significantly
-    worse in at least half of that dataset's (split, seed) bootstraps.
+    Tied with the best on a dataset: the model's score averaged over the dataset's splits
+    and seeds is not significantly worse than the best averaged score, in a comparison of
+    all the dataset's models at once (:func:`per_dataset_confidence`, 95%). The error is
+    controlled per dataset: over many datasets, a few false "worse" calls add up.
     """
-    per_dataset = confidence.group_by("split_strategy", "dataset", "model").agg(
-        (pl.col("tied_with_best").mean() >= 0.5).alias("tied"))
-    return per_dataset.group_by("split_strategy", "model").agg(
-        pl.col("tied").sum().cast(pl.Int64).alias("tied_with_best"))
+    return per_dataset_confidence(confidence).group_by("split_strategy", "model").agg(
+        pl.col("tied_with_best").sum().cast(pl.Int64))
 
 
 def standings(results: pl.DataFrame, confidence: pl.DataFrame | None = None,
               ) -> list[Standings]:
     """Rank models per (dataset, split) and aggregate across datasets, per split strategy.
 
-    With ``confidence`` (:func:`dataset_confidence`), the summary also says on how many
-    datasets each model is tied with the best, and the per-dataset table has the score's
-    interval (``low``, ``high``: the mean over the strategy's splits and seeds).
+    With ``confidence`` (:func:`dataset_confidence`), the per-dataset table has the 95%
+    interval (``low``, ``high``) of the score averaged over the strategy's splits and
+    seeds, and the summary says on how many datasets each model is tied with the best
+    (``tied_with_best``) out of how many were tested (``n_datasets_tested``), both by
+    :func:`per_dataset_confidence`. A (dataset, model) is tested only when every one of
+    its ``ok`` (split, seed) jobs under the strategy is in the bootstrap, so that the
+    interval is the one of the ``test_score`` shown; otherwise its interval is null and
+    the dataset is not counted.
     """
     scores = task_scores(results)
     if scores.is_empty():
@@ -202,21 +337,32 @@ def standings(results: pl.DataFrame, confidence: pl.DataFrame | None = None,
             .rename({"entry": "model"})
         )
         if confidence is not None:
-            summary, per_dataset = _with_confidence(strategy, summary, per_dataset, confidence)
+            summary, per_dataset = _with_confidence(strategy, summary, per_dataset,
+                                                    confidence, results)
         out.append(Standings(strategy, summary, per_dataset))
     return sorted(out, key=lambda s: s.strategy)
 
 
 def _with_confidence(strategy: str, summary: pl.DataFrame, per_dataset: pl.DataFrame,
-                     confidence: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """``summary`` with ``tied_with_best``, ``per_dataset`` with ``low``/``high``."""
+                     confidence: pl.DataFrame, results: pl.DataFrame,
+                     ) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """``summary`` with ``tied_with_best`` and ``n_datasets_tested``, ``per_dataset`` with
+    ``low``/``high`` (see :func:`standings`)."""
     mine = confidence.filter(pl.col("split_strategy") == strategy)
     if mine.is_empty():
         return summary, per_dataset
-    ties = ties_with_best(mine).drop("split_strategy")
-    intervals = mine.group_by("dataset", "model").agg(pl.col("low").mean(),
-                                                      pl.col("high").mean())
-    return (summary.join(ties, on="model", how="left", maintain_order="left"),
+    jobs = (_ranked(results).filter(pl.col("split_strategy") == strategy)
+            .group_by("dataset", entry_label().alias("model"))
+            .agg(pl.struct("split_id", "seed").n_unique().alias("n_jobs")))
+    # the bootstrap's runs are among the jobs: as many means all of them
+    pooled = per_dataset_confidence(mine).join(jobs, on=["dataset", "model"]).filter(
+        pl.col("n_runs") == pl.col("n_jobs"))
+    ties = pooled.group_by("model").agg(
+        pl.col("tied_with_best").sum().cast(pl.Int64),
+        pl.len().cast(pl.Int64).alias("n_datasets_tested"))
+    intervals = pooled.select("dataset", "model", "low", "high")
+    summary = summary.join(ties, on="model", how="left", maintain_order="left")
+    return (summary.with_columns(pl.col("n_datasets_tested").fill_null(0)),
             per_dataset.join(intervals, on=["dataset", "model"], how="left",
                              maintain_order="left"))
 

@@ -136,9 +136,12 @@ def _leaderboard_section(standing) -> str:
             "mean rank); normalized score: 1 = best model, 0 = the dummy baseline or worse "
             "(clipped; TabArena's rescaled loss puts 0 at the worst model instead); win rate: "
             "share of other models beaten."
-            + (" tied_with_best: on how many datasets the model is the best or not "
-               "significantly worse (a paired bootstrap of the test rows from the stored "
-               "predictions, 95%; moving blocks in time order for time-based splits)."
+            + (" tied_with_best: on how many datasets the model's score, averaged over the "
+               "dataset's splits and seeds, is the best or not significantly worse, all of the "
+               "dataset's models compared at once (95%: the chance of calling any model worse "
+               "when none is stays near 5% per dataset); a paired bootstrap of the test rows "
+               "from the stored predictions (circular blocks in time order for time-based "
+               "splits)."
                if "tied_with_best" in standing.summary.columns else "")
             + "</p>" + _table(standing.summary, formats))
 
@@ -206,8 +209,9 @@ def _pareto_section(results: pl.DataFrame, standing) -> str:
 
 def _per_dataset_section(standing) -> str:
     formats = {"test_score": ".4f", "std": ".4f", "rank": ".1f", "low": ".4f", "high": ".4f"}
-    bars = ("error bars and low–high: 95% interval of the test score, a paired bootstrap of "
-            "the test rows" if "low" in standing.per_dataset.columns
+    bars = ("error bars and low–high: 95% interval of the test score averaged over the splits "
+            "and seeds, a paired bootstrap of the test rows (circular blocks in time order for "
+            "time-based splits)" if "low" in standing.per_dataset.columns
             else "error bars: standard deviation over seeds")
     return (f"<h2>Per dataset ({_e(standing.strategy)} split)</h2>"
             f'<p class="note">{_e(bars)}.</p>'

@@ -50,7 +50,8 @@ def test_report_has_every_section_and_escapes_names(report):
     assert "No shift table in this run folder" in page  # run, not compare-splits
     # the jobs stored their predictions: per-dataset intervals and ties with the best
     assert "<th>tied_with_best</th>" in page and "<th>low</th>" in page
-    assert "95% interval of the test score, a paired bootstrap of the test rows" in page
+    assert ("95% interval of the test score averaged over the splits and seeds, a paired "
+            "bootstrap of the test rows") in page
     assert EVIL.lower() not in page
     assert html_escape(EVIL.lower()) in page
     assert "http://" not in page and "https://" not in page  # self-contained
