@@ -107,20 +107,24 @@ def library_versions(spec: ModelSpec, n_threads: int | None = None) -> dict[str,
     A plugin's model adds ``"plugins": {plugin name: provenance}`` (its distribution and
     version, or its file's sha256; see :mod:`tabbench.plugins`).
     """
-    found = dict(_versions(spec.name, spec.family, n_threads, spec.packages))
     plugin = _plugin_loader.owner("model", spec.name)
+    found = dict(_versions(spec.name, spec.family, n_threads, spec.packages, plugin is None))
     if plugin is not None:
         found["plugins"] = {plugin.name: plugin.provenance}
     return found
 
 
 @functools.lru_cache(maxsize=64)
-def _versions(name: str, family: str, n_threads: int | None,
-              extra: tuple[str, ...] = ()) -> tuple[tuple[str, Any], ...]:
+def _versions(name: str, family: str, n_threads: int | None, extra: tuple[str, ...] = (),
+              builtin: bool = True) -> tuple[tuple[str, Any], ...]:
     """:func:`library_versions`, looked up once per process (package metadata is slow to
-    read and does not change while a process runs)."""
+    read and does not change while a process runs). A built-in booster is named after its
+    library; a plugin's model names its libraries in ``extra``."""
     packages = list(_COMMON_PACKAGES)
-    packages += [name] if family == "gbdt" else list(_FAMILY_PACKAGES.get(family, ()))
+    if family == "gbdt":
+        packages += [name] if builtin else []
+    else:
+        packages += list(_FAMILY_PACKAGES.get(family, ()))
     packages += [p for p in extra if p not in packages]
     found: dict[str, Any] = {"python": platform.python_version()}
     if n_threads is not None:
