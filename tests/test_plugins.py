@@ -316,3 +316,21 @@ def test_replaced_workers_load_the_plugins_again(tmp_path):
     outputs = [out.row["status"] for _, out in retired.run(
         [job for job in jobs if job.model == "steady-model"])]
     assert outputs == ["ok", "ok"]
+
+
+def test_an_entry_point_may_name_a_function_to_call(tmp_path, monkeypatch):
+    from importlib.metadata import EntryPoint
+
+    write(tmp_path, "epfn_test.py", """
+        import tabbench
+        from sklearn.dummy import DummyRegressor
+
+        def register():
+            tabbench.sklearn_model("epfn-model", regressor=DummyRegressor)
+    """)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    entry = EntryPoint("epfn", "epfn_test:register", "tabbench.plugins")
+    plugin = _plugin_loader.load_entry_point(entry)
+    assert (plugin.source, plugin.module) == ("entry-point", "epfn_test")
+    assert _plugin_loader.registered(plugin) == [("model", "epfn-model")]
+    assert _plugin_loader.unreachable("model", "epfn-model") is None
