@@ -651,6 +651,8 @@ def compare_splits_command(
     budget: Annotated[str | None, typer.Option(help="smoke, quick, standard or paper.")] = None,
     jobs: Annotated[int | None, typer.Option("--jobs", "-j", help="Parallel jobs.")] = None,
     max_rows: Annotated[int | None, typer.Option(help="Subsample datasets to this many rows.")] = None,
+    seeds: Annotated[str | None, typer.Option(
+        help="Comma-separated seeds (3+ add a seed interval beside the test-row one).")] = None,
     out: Annotated[Path | None, typer.Option(help="Run folder (results are reused).")] = None,
     datasets_dir: DatasetsDir = None,
     plugin: PluginOption = None,
@@ -659,7 +661,8 @@ def compare_splits_command(
 
     Runs the jobs that are missing (results already in the run folder are reused), then
     prints the rankings side by side; Kendall tau between strategies with 95% intervals
-    (per dataset over seeds, pooled over datasets); the mean per-dataset tau, which answers
+    (per dataset over the test rows of the stored predictions, and over seeds with 3+ seeds;
+    pooled over datasets); the mean per-dataset tau, which answers
     "does the random-split ranking predict the time-split ranking?"; the models whose rank
     moved; Friedman, Nemenyi CD and Elo per strategy over the datasets; shift diagnostics
     and their correlation with the rank change. Writes the slope chart
@@ -678,7 +681,8 @@ def compare_splits_command(
         splits = "random,time,sliding-window"
     cfg = load_config(config).override(
         plugins=plugin or None, datasets=dataset or None, models=_split_names(models), splits=_split_names(splits),
-        budget=budget, jobs=jobs, out=out, max_rows=max_rows)
+        budget=budget, jobs=jobs, out=out, max_rows=max_rows,
+        seeds=_seed_list(seeds) if seeds else None)
     with _progress(cfg.name) as callbacks:
         study = study_splits(cfg, datasets_dirs=datasets_dir, **callbacks)
     comparison = study.comparison
@@ -689,9 +693,11 @@ def compare_splits_command(
                  {s: ".2f" for s in comparison.strategies})
     intervals = {"low": ".2f", "high": ".2f"}
     _print_frame(comparison.taus, "Kendall tau between strategies (" + comparison.left_out()
-                 + "; 95% interval: per dataset from resampling seeds, which covers fitting "
-                 "and tuning noise only, pooled from resampling datasets)",
-                 {"tau": ".2f", **intervals})
+                 + "; 95% interval: per dataset from resampling the test rows, or the seeds "
+                 "where no predictions are stored; seed_low-seed_high from resampling seeds "
+                 "(3+), which covers fitting and tuning noise only; pooled from resampling "
+                 "datasets)", {"tau": ".2f", **intervals, "seed_low": ".2f",
+                               "seed_high": ".2f"})
     _print_frame(comparison.agreement, "Mean per-dataset Kendall tau (baselines left out; 95% "
                  "interval from resampling datasets)", {"mean_tau": ".2f", **intervals})
     console.print(comparison.headline(), markup=False, highlight=False)
@@ -728,10 +734,17 @@ def ncd(
     seeds: Annotated[str, typer.Option(help="Comma-separated seeds.")] = "0",
     n_trials: Annotated[int, typer.Option(
         min=0, help="Optuna trials (class-hiding CV); 0 = defaults.")] = 0,
+    max_rows: Annotated[int | None, typer.Option(
+        min=1, help="Use a stratified sample of this many rows (seeded, the same for every "
+        "method and seed).")] = None,
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("leaderboard/ncd"),
     plugin: PluginOption = None,
 ) -> None:
     """Discover novel classes: cluster the unlabelled rows helped by the known classes.
+
+    A method whose memory estimate exceeds the memory available runs on a stratified
+    sample that fits (one warning line says so); one that fails, out of memory included,
+    gives a failed row and the others go on.
 
     Example: ``tabbench ncd --dataset digits --novel-classes 0,3,5,6,7 --estimate-k``
     """
@@ -743,13 +756,21 @@ def ncd(
         raise TabbenchError("--novel-classes: give at least one class code, e.g. 0,3,5")
     rows = run_ncd(dataset, novel, methods=_split_names(methods),
                    seeds=_seed_list(seeds), estimate=estimate_k, n_trials=n_trials,
-                   out=out)
-    _print_frame(pl.DataFrame([{k: r[k] for k in ("model", "variant", "metric_acc", "test_score_std",
-                                                  "metric_nmi", "metric_ari", "metric_k_hat")}
+                   out=out, max_rows=max_rows)
+    columns = {"model": "model", "variant": "variant", "status": "status", "metric_acc": "acc",
+               "test_score_std": "acc_sd", "metric_nmi": "nmi", "metric_ari": "ari",
+               "metric_k_hat": "k_hat", "n_train": "labelled", "n_test": "scored",
+               "fit_seconds": "fit_s"}
+    _print_frame(pl.DataFrame([{name: r.get(key) for key, name in columns.items()}
                                for r in rows]),
-                 f"Novel class discovery on {dataset} (novel classes {novel_classes})",
-                 {"metric_acc": ".4f", "test_score_std": ".4f", "metric_nmi": ".4f",
-                  "metric_ari": ".4f", "metric_k_hat": ".1f"})
+                 f"Novel class discovery on {dataset} (novel classes {novel_classes}; acc: "
+                 f"mean over seeds, acc_sd: their std)",
+                 {"acc": ".4f", "acc_sd": ".4f", "nmi": ".4f", "ari": ".4f", "k_hat": ".1f",
+                  "fit_s": ".1f"})
+    for row in rows:
+        if row["status"] != "ok":
+            err_console.print(f"[red]{escape(row['model'])}: failed: {escape(row['error'])}",
+                              markup=True, highlight=False, soft_wrap=True)
     console.print(f"Wrote {len(rows)} row(s) to [bold]{out / 'results'}[/]")
 
 

@@ -15,11 +15,14 @@ stay in the rankings and the per-strategy statistics (Friedman, Elo), which are 
 
 Intervals are 95% percentile bootstraps, seeded (the same results give the same numbers):
 
-* **per dataset**, over **seeds**: a job's seed changes its tuning and fitting but not its
-  split, so the interval covers fitting and tuning noise only, not the choice of test rows;
-  each model's seeds are drawn with replacement, independently per model and per strategy
-  (within each split), and the mean scores re-ranked. With one seed per model there is
-  nothing to resample: the interval is NaN and the ``interval`` column says so.
+* **per dataset**, over **test rows** when the run stored its predictions: each model's
+  score averaged over the strategy's splits and seeds is recomputed on every resample of
+  the test rows (circular blocks in time order for time-based splits; the two strategies
+  resampled independently), re-ranked, and tau taken per resample. With 3+ seeds the
+  interval over **seeds** is given beside it (``seed_low``, ``seed_high``): a job's seed
+  changes its tuning and fitting but not its split, so that one covers fitting and tuning
+  noise only. Without predictions the seed interval is the only one; with one seed and no
+  predictions there is none, and the ``interval`` column says so.
 * **pooled** tau and the **mean of the per-dataset taus**, over **datasets**, the units a
   benchmark's conclusion is meant to generalize over.
 
@@ -46,7 +49,7 @@ import polars as pl
 
 from tabbench._atomic import write_parquet_atomic
 from tabbench.exceptions import TabbenchWarning
-from tabbench.leaderboard import RANKED_KINDS, entry_label, task_scores
+from tabbench.leaderboard import RANKED_KINDS, entry_label, pooled_resamples, task_scores
 from tabbench.metrics import get_metric
 from tabbench.models import baseline_models
 from tabbench.results import DamagedFileError, read_checked, with_kind
@@ -136,7 +139,8 @@ class SplitComparison:
 
 def compare_splits(results: pl.DataFrame, *, reference: str = "random", target: str = "time",
                    n_bootstrap: int = N_BOOTSTRAP, level: float = LEVEL, seed: int = 0,
-                   baselines: tuple[str, ...] | None = None) -> SplitComparison:
+                   baselines: tuple[str, ...] | None = None,
+                   confidence: pl.DataFrame | None = None) -> SplitComparison:
     """Compare the rankings of the split strategies found in ``results`` (``ok`` rows only).
 
     ``rankings`` ranks every model, baselines included (a leaderboard). ``taus``,
@@ -150,10 +154,16 @@ def compare_splits(results: pl.DataFrame, *, reference: str = "random", target: 
     ``score_change_pct`` is the relative change of the score, signed so that a negative
     value is always a loss (whatever the metric's direction).
 
-    ``taus`` has each tau's ``level`` interval (``low``, ``high``; per dataset from
-    resampling seeds, which covers fitting and tuning noise only; pooled from resampling
-    datasets; ``n_bootstrap`` resamples drawn from ``seed``) and says in ``interval`` how it
-    was made or why there is none; ``agreement`` is the mean of the per-dataset taus of each
+    ``taus`` has each tau's ``level`` interval (``low``, ``high``) and says in ``interval``
+    how it was made or why there is none. Per dataset, when ``confidence`` (the table of
+    :func:`tabbench.leaderboard.dataset_confidence`, from the stored predictions) covers
+    both strategies' models: from resampling the **test rows** (each model's score averaged
+    over the strategy's splits and seeds on every resample, re-ranked, tau per resample;
+    circular blocks in time order for time-based splits, the two strategies resampled
+    independently), with the interval over **seeds** beside it in ``seed_low``/``seed_high``
+    when every model has 3+ seeds; otherwise from resampling seeds (``n_bootstrap``
+    resamples drawn from ``seed``), which covers fitting and tuning noise only. Pooled:
+    from resampling datasets. ``agreement`` is the mean of the per-dataset taus of each
     pair of strategies, its interval from resampling datasets.
     """
     baselines = tuple(baseline_models() if baselines is None else baselines)
@@ -173,7 +183,8 @@ def compare_splits(results: pl.DataFrame, *, reference: str = "random", target: 
     compared = _without_baselines(results, baselines)
     entries = set(_seed_scores(compared)["model"].to_list())
     ranked = rankings.filter(pl.col("model").is_in(list(entries)))
-    taus = _taus(ranked, strategies, _seed_scores(compared), n_bootstrap=n_bootstrap,
+    samples = {} if confidence is None else row_tau_samples(confidence)
+    taus = _taus(ranked, strategies, _seed_scores(compared), samples, n_bootstrap=n_bootstrap,
                  level=level, seed=seed)
     present = tuple(b for b in baselines if results["model"].is_in([b]).any())
     return SplitComparison(strategies, rankings, taus, _moves(ranked, reference, target),
@@ -286,7 +297,13 @@ def _order(strategies: list[str]) -> list[str]:
     return sorted(strategies, key=lambda s: (preferred.index(s) if s in preferred else 99, s))
 
 
-def _taus(rankings: pl.DataFrame, strategies: list[str], seeds: pl.DataFrame, *,
+#: Fewest seeds for the seed interval beside a test-row interval (with 2, a model's
+#: resampled mean takes only 3 values).
+MIN_SEEDS_BESIDE_ROWS = 3
+
+
+def _taus(rankings: pl.DataFrame, strategies: list[str], seeds: pl.DataFrame,
+          row_samples: dict[tuple[str, str], tuple[list[str], np.ndarray]], *,
           n_bootstrap: int, level: float, seed: int) -> pl.DataFrame:
     datasets = sorted(rankings["dataset"].unique().to_list())
     models = sorted(rankings["model"].unique().to_list())
@@ -304,13 +321,22 @@ def _taus(rankings: pl.DataFrame, strategies: list[str], seeds: pl.DataFrame, *,
             tau = kendall_tau(ranks[d, ia, both], ranks[d, ib, both])
             seeds_used = n_seeds[d, [ia, ib]][:, both]  # inf: ranked, but no finite score
             fewest = int(np.where(np.isinf(seeds_used), 0, seeds_used).min())
-            interval = (f"bootstrap over seeds (min {fewest} per model)" if fewest > 1
-                        else "none: 1 seed per model" if fewest == 1
-                        else "none: a model has no finite score")
-            rows.append({"dataset": dataset, **pair, "tau": tau,
-                         "low": low[d] if fewest > 1 else np.nan,
-                         "high": high[d] if fewest > 1 else np.nan,
-                         "n_models": int(both.sum()), "interval": interval})
+            by_seed = (low[d], high[d]) if fewest > 1 else (np.nan, np.nan)
+            by_rows = _row_tau_interval(row_samples, dataset, a, b,
+                                        [m for m, keep in zip(models, both, strict=True) if keep],
+                                        level)
+            if by_rows is not None:
+                interval = "bootstrap over test rows"
+                shown, beside = by_rows, (by_seed if fewest >= MIN_SEEDS_BESIDE_ROWS
+                                          else (np.nan, np.nan))
+            else:
+                interval = (f"bootstrap over seeds (min {fewest} per model)" if fewest > 1
+                            else "none: 1 seed per model, no stored predictions" if fewest == 1
+                            else "none: a model has no finite score")
+                shown, beside = by_seed, (np.nan, np.nan)
+            rows.append({"dataset": dataset, **pair, "tau": tau, "low": shown[0],
+                         "high": shown[1], "n_models": int(both.sum()), "interval": interval,
+                         "seed_low": beside[0], "seed_high": beside[1]})
         mean_a, mean_b = (_mean_ranks(ranks[:, i], np.ones((1, len(datasets))))[0]
                           for i in (ia, ib))
         both = ~np.isnan(mean_a) & ~np.isnan(mean_b)
@@ -322,11 +348,39 @@ def _taus(rankings: pl.DataFrame, strategies: list[str], seeds: pl.DataFrame, *,
             np.nan, np.nan)
         rows.append({"dataset": POOLED, **pair, "tau": tau, "low": float(p_low),
                      "high": float(p_high), "n_models": int(both.sum()),
-                     "interval": _over_datasets(len(datasets))})
+                     "interval": _over_datasets(len(datasets)), "seed_low": np.nan,
+                     "seed_high": np.nan})
     schema = {"dataset": pl.String, "strategy_a": pl.String, "strategy_b": pl.String,
               "tau": pl.Float64, "low": pl.Float64, "high": pl.Float64,
-              "n_models": pl.Int64, "interval": pl.String}
+              "n_models": pl.Int64, "interval": pl.String, "seed_low": pl.Float64,
+              "seed_high": pl.Float64}
     return pl.DataFrame(rows, schema=schema)
+
+
+def row_tau_samples(confidence: pl.DataFrame) -> dict[tuple[str, str], tuple[list[str], np.ndarray]]:
+    """Per (dataset, strategy), the models and their scores averaged over the splits and
+    seeds on each resample of the test rows, higher is better, ``(n_resamples, models)``
+    (:func:`tabbench.leaderboard.pooled_resamples`)."""
+    out = {}
+    for item in pooled_resamples(confidence):
+        sign = 1.0 if get_metric(item.metric).direction == "maximize" else -1.0
+        out[item.dataset, item.strategy] = (item.models, sign * item.resampled)
+    return out
+
+
+def _row_tau_interval(row_samples: dict[tuple[str, str], tuple[list[str], np.ndarray]],
+                      dataset: str, a: str, b: str, models: list[str],
+                      level: float) -> tuple[float, float] | None:
+    """The percentile interval of tau(a, b) over resamples of the test rows, or None when
+    either strategy lacks stored predictions for one of ``models``. The two strategies'
+    test rows are resampled independently."""
+    found = [row_samples.get((dataset, strategy)) for strategy in (a, b)]
+    if any(item is None or not set(models) <= set(item[0]) for item in found):
+        return None
+    columns = [item[1][:, [item[0].index(m) for m in models]] for item in found]
+    n = min(c.shape[0] for c in columns)
+    low, high = percentile_interval(kendall_tau_b(columns[0][:n], columns[1][:n]), level)
+    return float(low), float(high)
 
 
 def pooled_tau_samples(ranks_a: np.ndarray, ranks_b: np.ndarray,

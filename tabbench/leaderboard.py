@@ -223,27 +223,27 @@ def _test_predictions(row: dict, tests: dict[str, JobPredictions]) -> JobPredict
     return tests.get(row["job_id"])
 
 
-def per_dataset_confidence(confidence: pl.DataFrame, *, level: float = 0.95) -> pl.DataFrame:
-    """Each model's score averaged over a dataset's splits and seeds, its interval, and its
-    tie with the best, per (split strategy, dataset).
+@dataclass(frozen=True, eq=False)
+class PooledResamples:
+    """One dataset under one strategy: each model's score averaged over the splits and seeds,
+    and the same average on every resample (:func:`pooled_resamples`)."""
 
-    The rule: on each dataset (per strategy), the models compared are those with a
-    bootstrap in every (split, seed) run of :func:`dataset_confidence` (others are left
-    out). A model's dataset score is the mean over the splits of its mean over the seeds,
-    as in :func:`standings`, and the same average is taken on every resample: the runs'
-    resamples are paired as :func:`dataset_confidence` draws them (shared counts for
-    shared rows; independent blocks for the non-overlapping test sets of time splits),
-    so the averaged resampled score varies as the averaged score does over resamples of
-    the test rows. The interval is the ``level`` percentile interval of the averaged
-    resampled score, and ``tied_with_best`` the simultaneous comparison of the averaged
-    scores over the dataset's models (:func:`tabbench.bootstrap.compare_with_best`): on
-    each dataset, the chance that any model is called worse than the best when it is not
-    stays near ``1 - level``. Neither accounts for the variation from retraining on
-    other training rows.
+    strategy: str
+    dataset: str
+    metric: str
+    models: list[str]
+    n_runs: int
+    score: np.ndarray      # (models,)
+    resampled: np.ndarray  # (n_resamples, models)
 
-    Columns: ``split_strategy, dataset, metric, model, n_runs, score, low, high,
-    tied_with_best, is_best``.
-    """
+
+def pooled_resamples(confidence: pl.DataFrame) -> list[PooledResamples]:
+    """Per (split strategy, dataset) of :func:`dataset_confidence`'s table, the models with a
+    bootstrap in every (split, seed) run (others are left out), their score averaged as in
+    :func:`standings` (the mean over the splits of the mean over the seeds), and the same
+    average taken on each resample: the runs' resamples are paired as
+    :func:`dataset_confidence` draws them, so the averaged resampled score varies as the
+    averaged score does over resamples of the test rows."""
     out = []
     for (strategy, dataset), group in confidence.group_by("split_strategy", "dataset",
                                                           maintain_order=True):
@@ -265,14 +265,35 @@ def per_dataset_confidence(confidence: pl.DataFrame, *, level: float = 0.95) -> 
         by_split = [splits == split for split in dict.fromkeys(splits)]
         pooled = np.mean([point[rows].mean(axis=0) for rows in by_split], axis=0)
         pooled_samples = np.mean([samples[rows].mean(axis=0) for rows in by_split], axis=0).T
-        metric = part["metric"][0]
-        low, high = percentile_interval(pooled_samples, level)
-        comparison = compare_with_best(metric, pooled, pooled_samples, level=level)
-        out.extend({"split_strategy": strategy, "dataset": dataset, "metric": metric,
-                    "model": model, "n_runs": n_runs, "score": float(pooled[j]),
-                    "low": float(low[j]), "high": float(high[j]),
+        out.append(PooledResamples(strategy, dataset, part["metric"][0], models, n_runs,
+                                   pooled, pooled_samples))
+    return out
+
+
+def per_dataset_confidence(confidence: pl.DataFrame, *, level: float = 0.95) -> pl.DataFrame:
+    """Each model's score averaged over a dataset's splits and seeds, its interval, and its
+    tie with the best, per (split strategy, dataset).
+
+    The rule: the scores and resamples of :func:`pooled_resamples`. The interval is the
+    ``level`` percentile interval of the averaged resampled score, and ``tied_with_best``
+    the simultaneous comparison of the averaged scores over the dataset's models
+    (:func:`tabbench.bootstrap.compare_with_best`): on each dataset, the chance that any
+    model is called worse than the best when it is not stays near ``1 - level``. Neither
+    accounts for the variation from retraining on other training rows.
+
+    Columns: ``split_strategy, dataset, metric, model, n_runs, score, low, high,
+    tied_with_best, is_best``.
+    """
+    out = []
+    for item in pooled_resamples(confidence):
+        low, high = percentile_interval(item.resampled, level)
+        comparison = compare_with_best(item.metric, item.score, item.resampled, level=level)
+        out.extend({"split_strategy": item.strategy, "dataset": item.dataset,
+                    "metric": item.metric, "model": model, "n_runs": item.n_runs,
+                    "score": float(item.score[j]), "low": float(low[j]),
+                    "high": float(high[j]),
                     "tied_with_best": bool(comparison.tied_with_best[j]),
-                    "is_best": j == comparison.best} for j, model in enumerate(models))
+                    "is_best": j == comparison.best} for j, model in enumerate(item.models))
     return pl.DataFrame(out, schema={
         "split_strategy": pl.String, "dataset": pl.String, "metric": pl.String,
         "model": pl.String, "n_runs": pl.Int64, "score": pl.Float64, "low": pl.Float64,

@@ -64,7 +64,8 @@ def build_report(run_dir: Path, out: Path | None = None) -> Path:
     run_dir = Path(run_dir)
     results = read_results(run_dir)
     sections = [_overview(run_dir, results)]
-    tables = standings(results, dataset_confidence(run_dir, results))
+    confidence = dataset_confidence(run_dir, results)
+    tables = standings(results, confidence)
     for standing in tables:
         sections.append(_leaderboard_section(standing))
     # statistics on the time-based strategy with the most tasks (sliding windows, if run)
@@ -78,7 +79,7 @@ def build_report(run_dir: Path, out: Path | None = None) -> Path:
         sections.append(_per_dataset_section(primary))
     strategies = set(results.filter(pl.col("status") == "ok")["split_strategy"].to_list())
     if {"random", "time"} <= strategies:
-        sections.append(_comparison_section(results, run_dir))
+        sections.append(_comparison_section(results, run_dir, confidence))
     features = parquet_files(run_dir / "features")
     if features:
         sections.append(_features_section(features))
@@ -219,18 +220,21 @@ def _per_dataset_section(standing) -> str:
             + _table(standing.per_dataset, formats))
 
 
-def _comparison_section(results: pl.DataFrame, run_dir: Path) -> str:
-    comparison = compare_splits(results)
+def _comparison_section(results: pl.DataFrame, run_dir: Path,
+                        confidence: pl.DataFrame | None) -> str:
+    comparison = compare_splits(results, confidence=confidence)
     moved = comparison.moves.filter(pl.col("rank_change") != 0)
     return ("<h2>Random split against time split</h2>"
             '<p class="note">Kendall tau between the rankings (1 = identical order, '
             "−1 = reversed); pooled = between the mean ranks over all datasets; "
             f"{_e(comparison.left_out())}. low–high: 95% bootstrap interval; per dataset "
-            "from resampling each model's seeds, which covers fitting and tuning noise only "
-            "(every seed has the same test rows; none with one seed per model); pooled from "
-            "resampling datasets. No p-values: a test of tau = 0 is not the question; the "
+            "from resampling the test rows of the stored predictions (circular blocks in time "
+            "order for time-based splits), or else each model's seeds; seed_low–seed_high: "
+            "from resampling seeds (3+ seeds), which covers fitting and tuning noise only "
+            "(every seed has the same test rows); pooled from resampling datasets. No p-values: a test of tau = 0 is not the question; the "
             "noise baseline below is.</p>"
-            + _table(comparison.taus, {"tau": ".2f", "low": ".2f", "high": ".2f"})
+            + _table(comparison.taus, {"tau": ".2f", "low": ".2f", "high": ".2f",
+                                       "seed_low": ".2f", "seed_high": ".2f"})
             + "<h3>Does the random-split ranking predict the time-split ranking?</h3>"
             + f"<p>{_e(comparison.headline())}</p>"
             + f"<p>{_e(noise_baseline(results).sentence())}</p>"

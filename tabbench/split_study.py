@@ -31,6 +31,7 @@ from tabbench.config import BenchmarkConfig
 from tabbench.datasets.registry import get_spec
 from tabbench.drift import shift_table
 from tabbench.exceptions import TabbenchError
+from tabbench.leaderboard import dataset_confidence
 from tabbench.plots import save, shift_scatter, slope_chart
 from tabbench.results import read_results
 from tabbench.runner import run_benchmark
@@ -83,7 +84,7 @@ def study_splits(config: BenchmarkConfig, *, datasets_dirs: list[Path] | None = 
     # this config's jobs only: the folder may hold other models, variants or thread counts
     results = read_results(summary.out_dir).filter(
         pl.col("job_id").is_in(list(summary.job_ids)))
-    comparison = compare_splits(results)
+    comparison = compare_splits(results, confidence=dataset_confidence(summary.out_dir, results))
     specs = [get_spec(name, datasets_dirs) for name in config.datasets]
     shifts = shift_table(specs, list(REQUIRED_STRATEGIES), max_rows=config.max_rows,
                          split_params=config.split_params)

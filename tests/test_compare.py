@@ -181,7 +181,7 @@ def test_one_seed_gives_no_interval_and_says_why():
     per_dataset = comparison.taus.filter(pl.col("dataset") != POOLED)
     assert per_dataset["tau"].to_list() == pytest.approx([2 / 3] * 3)
     assert per_dataset["low"].is_nan().all() and per_dataset["high"].is_nan().all()
-    assert set(per_dataset["interval"]) == {"none: 1 seed per model"}
+    assert set(per_dataset["interval"]) == {"none: 1 seed per model, no stored predictions"}
     # datasets can still be resampled for the pooled tau and the mean tau
     pooled = comparison.taus.filter(pl.col("dataset") == POOLED)
     assert pooled["low"][0] == pytest.approx(2 / 3) and pooled["high"][0] == pytest.approx(2 / 3)
@@ -377,7 +377,9 @@ def test_compare_splits_from_a_config_with_two_seeds_prints_the_statistics(tabbe
                                         "--out", out)
     assert code == 0, err
     flat = " ".join(stdout.split())
-    for line in ("bootstrap over seeds (min 2 per model)", "bootstrap over datasets (3, rough)",
+    # the jobs stored their predictions: per-dataset intervals come from the test rows (and
+    # with 2 seeds, fewer than 3, no seed interval beside them)
+    for line in ("bootstrap over test rows", "bootstrap over datasets (3, rough)",
                  "Mean per-dataset Kendall tau (baselines left out; 95% interval from "
                  "resampling datasets)", "baselines left out of every tau: dummy",
                  "which covers fitting and tuning noise only",

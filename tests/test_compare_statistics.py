@@ -148,3 +148,51 @@ def test_spearman_permutation_pvalue_holds_its_level_with_ties():
     pvalues = pvalues[~np.isnan(pvalues)]
     assert (pvalues <= 0.05).mean() <= 0.05 + 2.5 * np.sqrt(0.05 * 0.95 / len(pvalues))
     assert (pvalues <= 0.5).mean() == pytest.approx(0.5, abs=0.1)  # uniform, not stuck at 1
+
+
+def _flip_run(run, n, rng):
+    """A run folder of 5 regression models under a random and a time split (one seed, stored
+    predictions): error scales 1.0-1.2 in order under random, the first three reversed under
+    time, so the true tau between the rankings is 0.4."""
+    from tabbench.predictions import prediction_frame, write_predictions
+
+    scales = {"random": [1.0, 1.05, 1.1, 1.15, 1.2], "time": [1.1, 1.05, 1.0, 1.15, 1.2]}
+    rows = []
+    for k, (strategy, scale) in enumerate(scales.items()):
+        test_rows = np.arange(k * n, (k + 1) * n)
+        y = rng.normal(size=n)
+        for model, s in zip("abcde", scale, strict=True):
+            job_id = f"d-{strategy}-{model}"
+            prediction = y + s * rng.normal(size=n)
+            write_predictions(run, job_id, prediction_frame(
+                {"test": (test_rows, y, prediction)}, time=np.arange(2 * n)))
+            rows.append({"run": "t", "kind": "benchmark", "job_id": job_id, "dataset": "d",
+                         "task": "regression", "split_strategy": strategy,
+                         "split_id": f"{strategy}-0", "model": model, "variant": "tuned",
+                         "seed": 0, "status": "ok", "metric": "mae",
+                         "test_score": float(np.mean(np.abs(prediction - y)))})
+    return result_frame(rows)
+
+
+@pytest.mark.slow
+def test_one_seed_gets_a_tau_interval_from_the_test_rows_that_covers_and_narrows(tmp_path):
+    from tabbench.leaderboard import dataset_confidence
+
+    rng = np.random.default_rng(5)
+    widths, covered = {}, []
+    for n in (400, 6000):
+        for rep in range(12):
+            run = tmp_path / f"{n}-{rep}"
+            results = _flip_run(run, n, rng)
+            confidence = dataset_confidence(run, results, n_resamples=200)
+            row = compare_splits(results, confidence=confidence, n_bootstrap=50).taus.row(
+                0, named=True)
+            assert row["interval"] == "bootstrap over test rows"
+            covered.append(row["low"] <= 0.4 <= row["high"])
+            widths.setdefault(n, []).append(row["high"] - row["low"])
+    # a percentile interval of a discrete statistic is conservative: in simulation it covers
+    # the true tau in 99-100% of runs at these sizes
+    assert np.mean(covered) >= 0.9
+    assert np.mean(widths[6000]) < 0.5 * np.mean(widths[400])
+    without = compare_splits(results, n_bootstrap=50).taus.row(0, named=True)
+    assert without["interval"] == "none: 1 seed per model, no stored predictions"

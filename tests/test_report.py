@@ -45,8 +45,8 @@ def test_report_has_every_section_and_escapes_names(report):
                     "Does the random-split ranking predict the time-split ranking?",
                     "Friedman test and Elo per split strategy", "Shift against rank change"):
         assert heading in page, heading
-    # one seed per model: per-dataset tau intervals are left empty and the page says why
-    assert "none: 1 seed per model" in page
+    # one seed per model, stored predictions: per-dataset tau intervals from the test rows
+    assert "bootstrap over test rows" in page and "none: 1 seed per model" not in page
     assert "No shift table in this run folder" in page  # run, not compare-splits
     # the jobs stored their predictions: per-dataset intervals and ties with the best
     assert "<th>tied_with_best</th>" in page and "<th>low</th>" in page
