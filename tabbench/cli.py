@@ -69,6 +69,9 @@ def run(
     jobs: Annotated[int | None, typer.Option("--jobs", "-j", help="Parallel jobs.")] = None,
     out: Annotated[Path | None, typer.Option(help="Output folder.")] = None,
     seeds: Annotated[str | None, typer.Option(help="Comma-separated seeds.")] = None,
+    train_rows: Annotated[str | None, typer.Option(
+        help="Comma-separated training sizes (learning curves): each split's training part "
+             "cut to each, validation and test rows unchanged.")] = None,
     max_rows: Annotated[int | None, typer.Option(help="Subsample datasets to this many rows.")] = None,
     time_limit: Annotated[float | None, typer.Option(help="Seconds per job.")] = None,
     storage: Annotated[str | None, typer.Option(help="Optuna storage URL.")] = None,
@@ -110,6 +113,7 @@ def run(
         storage=storage, executor=executor, scheduler=scheduler,
         tuning_workers=tuning_workers, threads=threads,
         seeds=_seed_list(seeds) if seeds else None,
+        train_rows=_int_list(train_rows, "--train-rows", minimum=10) if train_rows else None,
         store_predictions=predictions, ensemble=ensemble,
         features=_feature_sets(cfg, top_k),
     )
@@ -653,6 +657,8 @@ def compare_splits_command(
     max_rows: Annotated[int | None, typer.Option(help="Subsample datasets to this many rows.")] = None,
     seeds: Annotated[str | None, typer.Option(
         help="Comma-separated seeds (3+ add a seed interval beside the test-row one).")] = None,
+    train_rows: Annotated[str | None, typer.Option(
+        help="Comma-separated training sizes (each split's training part cut to each).")] = None,
     out: Annotated[Path | None, typer.Option(help="Run folder (results are reused).")] = None,
     datasets_dir: DatasetsDir = None,
     plugin: PluginOption = None,
@@ -682,7 +688,8 @@ def compare_splits_command(
     cfg = load_config(config).override(
         plugins=plugin or None, datasets=dataset or None, models=_split_names(models), splits=_split_names(splits),
         budget=budget, jobs=jobs, out=out, max_rows=max_rows,
-        seeds=_seed_list(seeds) if seeds else None)
+        seeds=_seed_list(seeds) if seeds else None,
+        train_rows=_int_list(train_rows, "--train-rows", minimum=10) if train_rows else None)
     with _progress(cfg.name) as callbacks:
         study = study_splits(cfg, datasets_dirs=datasets_dir, **callbacks)
     comparison = study.comparison

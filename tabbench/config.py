@@ -69,7 +69,7 @@ _KEYS = (
     "name", "description", "datasets", "models", "splits", "split_params", "variants", "seeds",
     "budget", "n_trials", "eval_seeds", "jobs", "time_limit", "executor", "scheduler",
     "storage", "max_rows", "device", "out", "features", "tuning_workers", "threads",
-    "store_predictions", "ensemble", "plugins",
+    "store_predictions", "ensemble", "plugins", "train_rows",
 )
 _FEATURE_KEYS = ("select", "top_k", "method")
 #: The ranker that picks the top-k features to tune on when none is named: JMI scores a
@@ -137,6 +137,10 @@ class BenchmarkConfig:
     source: Path | None = None
     #: Feature sets to tune on: ``None`` is all features; each one multiplies the jobs.
     features: tuple[FeatureSelection | None, ...] = (None,)
+    #: Training sizes (learning curves): each split's training part subsampled to each size,
+    #: validation and test rows unchanged (:func:`tabbench.splits.training_subset`);
+    #: ``None`` is the whole training part; each size multiplies the jobs.
+    train_rows: tuple[int | None, ...] = (None,)
     #: Dask workers that tune one job's study at once (needs a shared ``storage``).
     tuning_workers: int = 1
     #: Threads per job; ``None``: the cores divided by ``jobs`` (local), 1 (Dask).
@@ -163,7 +167,7 @@ class BenchmarkConfig:
             kept["budget"] = BUDGETS.get(kept["budget"], parameter="budget")
         if "scheduler" in kept:  # --scheduler alone means the Dask executor
             kept.setdefault("executor", "dask")
-        for key in ("datasets", "models", "splits", "variants", "seeds"):
+        for key in ("datasets", "models", "splits", "variants", "seeds", "train_rows"):
             if key in kept:
                 kept[key] = tuple(kept[key])
         if "plugins" in kept:  # loaded now, so their names are known to validate
@@ -220,6 +224,13 @@ class BenchmarkConfig:
                                    f"postgresql+psycopg://USER@HOST:PORT/DB)")
         if self.max_rows is not None and self.max_rows < 10:
             fail("max_rows", f"must be at least 10, got {self.max_rows}")
+        if not self.train_rows or any(
+                n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 10)
+                for n in self.train_rows):
+            fail("train_rows", f"must be integers of at least 10, got "
+                               f"{', '.join(map(str, self.train_rows)) or 'none'}")
+        if len(set(self.train_rows)) < len(self.train_rows):
+            fail("train_rows", f"lists a size twice: {', '.join(map(str, self.train_rows))}")
         if not self.seeds:
             fail("seeds", "must not be empty")
         if any(seed < 0 for seed in self.seeds):
@@ -292,6 +303,12 @@ def load_config(path: Path | None = None) -> BenchmarkConfig:
     kwargs["budget"] = budget
     if "features" in raw:
         kwargs["features"] = (_feature_selection(raw["features"], where),)
+    if "train_rows" in raw:
+        sizes = raw["train_rows"] if isinstance(raw["train_rows"], list) else [raw["train_rows"]]
+        if not all(isinstance(n, int) and not isinstance(n, bool) for n in sizes):
+            raise ConfigError(f"{where}: key 'train_rows' must be an integer or a list of "
+                              f"integers (training rows per split), got {raw['train_rows']!r}")
+        kwargs["train_rows"] = tuple(sizes)
     config = BenchmarkConfig(**kwargs, source=path)
     config.validate(where)
     return config

@@ -55,6 +55,8 @@ class Job:
     n_threads: int = 1
     storage: str | None = None
     features: FeatureSelection | None = None
+    #: Training rows kept of the split's training part (learning curves); ``None``: all.
+    train_rows: int | None = None
     #: Keep the validation and test predictions (``<run>/predictions/``); not part of the id.
     store_predictions: bool = True
     #: ``(plugin name, provenance)`` of the plugins the model, splitter and metric come
@@ -65,15 +67,16 @@ class Job:
 
     @property
     def variant_label(self) -> str:
-        """``variant``, plus the feature selection when there is one (``tuned-top10-jmi``).
+        """``variant``, plus the feature selection when there is one (``tuned-top10-jmi``)
+        and the training size when it is cut (``tuned-train5000``).
 
-        The result schema has a fixed set of columns, so the selection is recorded in the
-        row's ``variant`` column; the leaderboard then lists ``lightgbm (tuned-top10-jmi)``
+        The result schema has a fixed set of columns, so these are recorded in the row's
+        ``variant`` column; the leaderboard then lists ``lightgbm (tuned-top10-jmi)``
         beside ``lightgbm`` (all features).
         """
-        if self.features is None:
-            return self.variant
-        return f"{self.variant}-{self.features.label}"
+        label = self.variant if self.features is None else (
+            f"{self.variant}-{self.features.label}")
+        return label if self.train_rows is None else f"{label}-train{self.train_rows}"
 
     @cached_property
     def identity(self) -> JobIdentity:
@@ -88,6 +91,8 @@ class Job:
                        self.budget.eval_seeds, self.budget.max_rounds, self.budget.timeout],
             "seed": self.seed, "metric": self.metric, "max_rows": self.max_rows,
         }
+        if self.train_rows is not None:  # absent otherwise: whole-training-part ids unchanged
+            key["train_rows"] = self.train_rows
         if self.features is not None:  # absent otherwise, so all-features ids never change
             key["features"] = {"select": self.features.select, "top_k": self.features.top_k,
                                "method": self.features.method}
@@ -164,7 +169,7 @@ def run_job(job: Job, dataset: Dataset | None = None) -> JobOutput:
         row["status"] = "ok"
     except Exception as exc:  # a failing model or trial must not stop the run
         row["status"] = "failed"
-        row["error"] = _describe(exc)
+        row["error"] = describe_error(exc)
     row["finished_at"] = datetime.now(UTC)
     return JobOutput(row, trials, predictions)
 
@@ -200,12 +205,15 @@ def _job_model(job: Job) -> Any:
     return get_model(job.model)
 
 
-def _describe(exc: BaseException) -> str:
+def describe_error(exc: BaseException) -> str:
+    """A failed row's ``error``: the message, and for other than a TabbenchError its type
+    and the line that raised it; an out-of-memory error says so first."""
     if isinstance(exc, TabbenchError):
         return str(exc)
     frames = traceback.extract_tb(exc.__traceback__)
     where = f" (at {frames[-1].filename.split('/')[-1]}:{frames[-1].lineno})" if frames else ""
-    return f"{type(exc).__name__}: {exc}{where}"
+    prefix = "out of memory: " if isinstance(exc, MemoryError) else ""
+    return f"{prefix}{type(exc).__name__}: {exc}{where}"
 
 
 def _prepare(job: Job, spec: Any, dataset: Dataset | None,
@@ -218,7 +226,7 @@ def _prepare(job: Job, spec: Any, dataset: Dataset | None,
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", TabbenchWarning)
             dataset = load_subsample(job.spec, job.max_rows)
-    split = find_split(dataset, job)
+    split = splits.training_subset(find_split(dataset, job), job.train_rows)
     rank_seconds = 0.0
     if job.features is not None:
         dataset, rank_seconds = select_features(dataset, split, job.features)
@@ -248,7 +256,7 @@ def _prepared(dataset: Dataset, split: Split, job: Job, family: str) -> Prepared
     context's seed, threads and device to be set by the caller; models never modify their
     inputs, see :class:`~tabbench.models.base.FitContext`)."""
     key = (dataset.fingerprint, dataset.n_rows, tuple(dataset.features.items()), split.id,
-           json.dumps(job.split_params, sort_keys=True, default=str), family)
+           json.dumps(job.split_params, sort_keys=True, default=str), job.train_rows, family)
     return _PREPARED.get(key, lambda: prepare_data(
         dataset, split, family, metric=job.metric, seed=job.seed, n_threads=job.n_threads,
         device="cpu"))

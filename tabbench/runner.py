@@ -73,12 +73,12 @@ def plan(config: BenchmarkConfig, datasets_dirs: list[Path] | None = None) -> li
         for strategy in strategies:
             params = config.split_params.get(strategy, {})
             for split in make_splits(dataset, strategy, params, seed=0):
+                sizes = _training_sizes(config.train_rows, split, spec.where)
                 for model in models:
                     provenance = provenance_of(model=model, split=strategy, metric=metric)
                     for variant in config.variants:
                         for seed in config.seeds:
-                            cost = get_model(model).cost * len(split.train)
-                            jobs.extend((cost, Job(
+                            jobs.extend((get_model(model).cost * (size or len(split.train)), Job(
                                 run=config.name, spec=spec,
                                 dataset_fingerprint=dataset.fingerprint,
                                 split_strategy=strategy, split_id=split.id, model=model,
@@ -87,8 +87,8 @@ def plan(config: BenchmarkConfig, datasets_dirs: list[Path] | None = None) -> li
                                 device=config.device, n_threads=n_threads,
                                 storage=config.storage, features=selection,
                                 store_predictions=config.store_predictions,
-                                provenance=provenance, plugins=loaded,
-                            )) for selection in config.features)
+                                provenance=provenance, plugins=loaded, train_rows=size,
+                            )) for selection in config.features for size in sizes)
     jobs.sort(key=lambda item: -item[0])  # slowest first: fewer idle workers at the end
     return [job for _, job in jobs]
 
@@ -134,6 +134,16 @@ def _other_version(file: Path, job: Job) -> bool:
         return False
     return any(name in used and used[name] != provenance
                for name, provenance in job.provenance)
+
+
+def _training_sizes(sizes: tuple[int | None, ...], split: Any, where: str) -> list[int | None]:
+    """The config's training sizes that ``split`` can give (a size over its training part
+    is skipped with a warning: it would repeat the whole-part jobs under another name)."""
+    kept = [n for n in sizes if n is None or n <= len(split.train)]
+    for n in sorted(set(sizes) - set(kept)):
+        warnings.warn(f"{where}: train_rows {n} is more than the {len(split.train)} training "
+                      f"rows of {split.id}; skipped there", TabbenchWarning, stacklevel=3)
+    return kept
 
 
 def make_executor(config: BenchmarkConfig) -> Any:

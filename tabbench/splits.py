@@ -35,6 +35,7 @@ import json
 import math
 import numbers
 import re
+import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -51,7 +52,7 @@ if TYPE_CHECKING:
     from tabbench.datasets.dataset import Dataset
 
 __all__ = ["SPLITTERS", "TIME_KINDS", "Split", "SplitKind", "find_split", "is_time_based",
-           "make_splits", "register_splitter", "split_names"]
+           "make_splits", "register_splitter", "split_names", "training_subset"]
 
 SplitKind = Literal["time", "sliding-window", "expanding-window", "random", "stratified", "group"]
 #: Seeded kinds whose split ``i`` does not depend on how many splits are made (it is drawn
@@ -799,3 +800,20 @@ def find_split(dataset: Dataset, split_id: str | None,
             return split
     raise TabbenchError(f"{where}: no split {split_id!r}; the {strategy} strategy makes: "
                         f"{', '.join(s.id for s in splits)}")
+
+
+def training_subset(split: Split, n_rows: int | None) -> Split:
+    """``split`` with only ``n_rows`` of its training rows; validation and test unchanged.
+
+    The rows kept are the first ``n_rows`` of one permutation of the training part, seeded
+    by the split's id and its training size, so the subsets of one split are nested (the
+    1,250 rows are among the 5,000) and the same for every model and seed; a random subset
+    keeps the training period's span (under a time split, the most recent rows alone would
+    change recency along with size). ``None`` or a size at least the training part's keeps
+    ``split`` as it is.
+    """
+    if n_rows is None or n_rows >= split.train.size:
+        return split
+    key = zlib.crc32(f"{split.id}/{split.train.size}".encode())
+    kept = np.random.default_rng(key).permutation(split.train.size)[:n_rows]
+    return Split(split.id, np.sort(split.train[kept]), split.val, split.test)
