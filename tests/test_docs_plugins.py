@@ -78,7 +78,7 @@ def test_the_readme_example_runs_as_written(tabbench_script, tmp_path):
     cwd = tmp_path / "cwd"
     cwd.mkdir(exist_ok=True)
     (cwd / "my_models.py").write_text(code)
-    exit_code, out, err = tabbench_script(*command[1:])
+    exit_code, _, err = tabbench_script(*command[1:])
     assert exit_code == 0, err
     rows = pl.read_parquet(cwd / "leaderboard" / "default" / "results" / "*.parquet")
     ours = rows.filter(model="extra-trees")
