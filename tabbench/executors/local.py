@@ -129,8 +129,7 @@ class WorkerPool:
                 result = worker.conn.recv()
             except (EOFError, OSError):
                 worker.process.join()
-                raise ChildDied(f"the job's process died (exit code "
-                                f"{worker.process.exitcode})") from None
+                raise _died(worker.process.exitcode) from None
         except BaseException:  # a timeout, a death, or this process interrupted
             self._kept = None
             self._stop(worker, kill=True)
@@ -179,8 +178,7 @@ class WorkerPool:
                     result = worker.conn.recv()
                 except (EOFError, OSError):
                     worker.process.join()
-                    result = ChildDied(f"the job's process died (exit code "
-                                       f"{worker.process.exitcode})")
+                    result = _died(worker.process.exitcode)
             elif worker.deadline is not None and now >= worker.deadline:
                 result = ChildTimeout(f"over the time limit of {self.time_limit:g} s")
             else:
@@ -249,6 +247,20 @@ class ChildTimeout(Exception):
 
 class ChildDied(Exception):
     """A child process died before returning its result."""
+
+
+def _died(exitcode: int | None) -> ChildDied:
+    """How a worker ended: its exit code, and the signal that killed it (a negative code);
+    SIGKILL is what the kernel's out-of-memory killer sends."""
+    message = f"the job's process died (exit code {exitcode})"
+    if exitcode is not None and exitcode < 0:
+        try:
+            name = signal.Signals(-exitcode).name
+        except ValueError:
+            name = f"signal {-exitcode}"
+        oom = ", as the kernel's out-of-memory killer does" if -exitcode == signal.SIGKILL else ""
+        message = f"{message}: killed by {name}{oom}"
+    return ChildDied(message)
 
 
 _KEPT = threading.local()

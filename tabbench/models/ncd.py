@@ -13,7 +13,8 @@ clusters live in (used to estimate the number of novel classes by silhouette).
 * ``ncd-spectral`` — Gaussian affinity over all rows (bandwidth: the longest edge of the
   minimum spanning tree, times a tunable factor), its ``n_known + k`` leading
   normalized-Laplacian eigenvectors for k novel classes, then ``ncd-kmeans`` in that
-  embedding.
+  embedding. The affinity is a Nyström approximation from 1,000 landmark rows, so memory
+  grows with the rows, not their square.
 * ``pbn`` — an autoencoder whose L2-normalized latent also feeds a classifier of the known
   classes (torch, imported inside ``fit``); k-means on the normalized latent.
 """
@@ -28,6 +29,22 @@ import numpy as np
 from tabbench.models.base import FitContext, ModelSpec, register_model
 
 __all__ = ["PBN", "NCDKMeans", "NCDSpectral", "PlainKMeans", "ncd_kmeans"]
+
+
+#: Bytes of a float64.
+_F64 = 8
+#: ``ncd-spectral``: Nyström landmarks by default, rows of the bandwidth's MST, eigenvectors kept.
+_LANDMARKS = 1000
+_MST_ROWS = 2000
+_KEPT_VECTORS = 64
+#: What importing and starting torch costs a process, measured on CPU (about 0.2 GB RSS,
+#: rounded up); ``pbn`` counts it in its memory estimate.
+_TORCH_BYTES = 400 * 2**20
+
+
+def _ncd_kmeans_bytes(n_rows: int, n_dims: int, n_centroids: int) -> int:
+    """Peak of :func:`ncd_kmeans` beyond its input: distance blocks and a copy of the rows."""
+    return _F64 * (n_rows * n_dims + 4 * n_rows * max(1, n_centroids))
 
 
 def _check(X: np.ndarray, y: np.ndarray, n_novel: int) -> tuple[np.ndarray, np.ndarray]:
@@ -134,6 +151,20 @@ class _Clusterer:
     def _embed(self, X: np.ndarray, y: np.ndarray) -> np.ndarray:
         return _standardize(X)
 
+    #: How the method's memory grows, in words; :meth:`memory_bytes` puts numbers on it.
+    memory_model = "O(n·d): the rows, standardized, and n × (known + novel) distance blocks"
+
+    def memory_bytes(self, n_rows: int, n_features: int, n_known: int) -> int:
+        """Estimated peak memory of ``fit`` beyond its input, in bytes, for ``n_rows`` rows
+        of ``n_features`` features with ``n_known`` known classes (the runner checks it
+        against the memory available before it starts)."""
+        return (_F64 * 3 * n_rows * n_features
+                + _ncd_kmeans_bytes(n_rows, n_features, n_known + self.n_novel))
+
+    def kept_bytes(self, n_rows: int, n_features: int, n_known: int) -> int:
+        """Memory a fitted model keeps (its representation), in bytes."""
+        return _F64 * n_rows * n_features
+
     def _represent(self, n_novel: int) -> np.ndarray:
         """The representation for ``n_novel`` novel classes; by default ``fit``'s, whatever k."""
         return self.embedding_
@@ -146,6 +177,11 @@ class _Clusterer:
 
 class PlainKMeans(_Clusterer):
     """k-means on the unlabelled rows only (the known classes are ignored)."""
+
+    memory_model = "O(n·d): the rows, standardized, and scikit-learn's chunked distances"
+
+    def memory_bytes(self, n_rows: int, n_features: int, n_known: int) -> int:
+        return _F64 * (4 * n_rows * n_features + 2 * n_rows * self.n_novel) + 64 * 2**20
 
     def _cluster(self, U: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
         # deferred: scikit-learn is heavy to import
@@ -161,23 +197,48 @@ class NCDKMeans(_Clusterer):
 
 
 class NCDSpectral(_Clusterer):
-    """``ncd-kmeans`` in a normalized-Laplacian spectral embedding of all rows."""
+    """``ncd-kmeans`` in a normalized-Laplacian spectral embedding of all rows (Nyström).
+
+    The Gaussian affinity of every pair of rows is never formed: a Nyström approximation
+    from ``n_landmarks`` rows (as scikit-learn's ``Nystroem``) gives features ``Φ`` with
+    ``K ≈ ΦΦᵀ``; the degrees are ``Φ(Φᵀ1)`` and the leading eigenvectors of the normalized
+    affinity ``D^-½ K D^-½ = BBᵀ`` (``B = D^-½ Φ``) are ``B``'s left singular vectors,
+    from the ``m × m`` matrix ``BᵀB``. Exact (up to the kernel's diagonal, ``K_ii = 1``)
+    when the rows are no more than the landmarks. The bandwidth is the longest edge of the
+    minimum spanning tree of at most 2,000 rows (all rows when there are fewer).
+    """
+
+    memory_model = ("O(n·m): the Nyström features and their normalized copy (n × m, m = "
+                    "min(n, n_landmarks)), an m × m Gram matrix, the MST of at most "
+                    f"{_MST_ROWS:,} rows (s² distances) and at most {_KEPT_VECTORS} "
+                    "eigenvectors per row")
 
     def _embed(self, X: np.ndarray, y: np.ndarray) -> np.ndarray:
-        # deferred: SciPy is heavy to import
-        from scipy.sparse.csgraph import minimum_spanning_tree
-        from scipy.spatial.distance import pdist, squareform
+        # deferred: SciPy and scikit-learn are heavy to import
+        from scipy.linalg import eigh
+        from sklearn.metrics.pairwise import rbf_kernel
 
         Z = _standardize(X)
-        dist = squareform(pdist(Z))
-        # the longest MST edge is the smallest bandwidth that keeps the graph connected
-        sigma = float(minimum_spanning_tree(dist).max()) * float(self.params.get("bandwidth", 1.0))
-        W = np.exp(-(dist**2) / (2.0 * max(sigma, 1e-12) ** 2))
-        np.fill_diagonal(W, 0.0)
-        d = 1.0 / np.sqrt(np.maximum(W.sum(1), 1e-12))
-        self._affinity = d[:, None] * W * d[None, :]  # I - A is the normalized Laplacian
+        sigma = _mst_scale(Z, self.seed) * float(self.params.get("bandwidth", 1.0))
+        gamma = 1.0 / (2.0 * max(sigma, 1e-12) ** 2)
+        m = min(len(Z), int(self.params.get("n_landmarks", _LANDMARKS)))
+        rng = np.random.default_rng(self.seed)
+        landmarks = np.sort(rng.choice(len(Z), m, replace=False))
+        # Nyström as scikit-learn's Nystroem computes it (Φ = K_nm K_mm^-½), with eigh of
+        # the symmetric K_mm instead of its SVD (the same factors, several times faster)
+        # and without the last rotation, which leaves ΦΦᵀ unchanged
+        B = rbf_kernel(Z, Z[landmarks], gamma=gamma)
+        values, vectors = eigh(B[landmarks])
+        B = B @ (vectors / np.sqrt(np.maximum(values, 1e-12)))
+        del Z
+        degree = B @ B.sum(0) - 1.0  # row sums of K without the diagonal (K_ii = 1)
+        B /= np.sqrt(np.maximum(degree, 1e-12))[:, None]
+        values, vectors = eigh(B.T @ B)  # ascending, as the eigenvectors of BBᵀ
         self._n_known = len(np.unique(y[y >= 0]))
-        self._vectors = np.empty((len(X), 0))  # leading eigenvectors, widest computed so far
+        keep = min(m, max(_KEPT_VECTORS, int(self.params.get("n_components", 0))))
+        values, vectors = values[-keep:], vectors[:, -keep:]
+        # left singular vectors of B, the widest first kept: eigenvectors of BBᵀ
+        self._vectors = (B @ vectors) / np.sqrt(np.maximum(values, 1e-300))
         return self._eigen_embedding(self.n_novel)
 
     def _represent(self, n_novel: int) -> np.ndarray:
@@ -189,21 +250,59 @@ class NCDSpectral(_Clusterer):
         One eigenvector per class, as spectral clustering does: a candidate k is judged in
         the embedding the method would use for k, never in the one built for another k.
         """
-        # deferred: SciPy is heavy to import
-        from scipy.linalg import eigh
-
-        A = self._affinity
         m = int(self.params.get("n_components", 0)) or self._n_known + n_novel
-        m = min(m, len(A) - 1)
-        if self._vectors.shape[1] < m:
-            self._vectors = eigh(A, subset_by_index=[len(A) - m, len(A) - 1])[1]
+        if m > self._vectors.shape[1]:
+            message = (f"ncd-spectral keeps the {self._vectors.shape[1]} leading eigenvectors "
+                       f"(landmarks: {self._vectors.shape[1]} at most); {m} were asked "
+                       f"({self._n_known} known + {n_novel} novel classes)")
+            raise ValueError(message)
         vectors = self._vectors[:, self._vectors.shape[1] - m:]
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         return vectors / np.where(norms > 0, norms, 1.0)
 
+    def memory_bytes(self, n_rows: int, n_features: int, n_known: int) -> int:
+        m = min(n_rows, int(self.params.get("n_landmarks", _LANDMARKS)))
+        s = min(n_rows, _MST_ROWS)
+        kept = min(m, max(_KEPT_VECTORS, int(self.params.get("n_components", 0))))
+        return _F64 * (2 * n_rows * n_features + 3 * n_rows * m + 4 * m * m + 3 * s * s
+                       + 2 * n_rows * kept) + _ncd_kmeans_bytes(n_rows, kept, n_known
+                                                                + self.n_novel)
+
+    def kept_bytes(self, n_rows: int, n_features: int, n_known: int) -> int:
+        kept = min(n_rows, int(self.params.get("n_landmarks", _LANDMARKS)), _KEPT_VECTORS)
+        return _F64 * 2 * n_rows * kept
+
+
+def _mst_scale(Z: np.ndarray, seed: int) -> float:
+    """Longest edge of the minimum spanning tree of at most ``_MST_ROWS`` rows of ``Z``.
+
+    The longest MST edge is the smallest bandwidth that keeps the graph connected. On a
+    sample of a larger table it is longer than on all rows (the rows are sparser), so the
+    kernel is somewhat wider; the tunable ``bandwidth`` factor scales it either way.
+    """
+    # deferred: SciPy is heavy to import
+    from scipy.sparse.csgraph import minimum_spanning_tree
+    from scipy.spatial.distance import pdist, squareform
+
+    if len(Z) > _MST_ROWS:
+        rows = np.sort(np.random.default_rng(seed).choice(len(Z), _MST_ROWS, replace=False))
+        Z = Z[rows]
+    return float(minimum_spanning_tree(squareform(pdist(Z))).max())
+
 
 class PBN(_Clusterer):
     """Projection-based NCD: autoencoder + known-class classifier on an L2-normalized latent."""
+
+    memory_model = ("O(n·d): the rows in float64 and float32, the encoder's activations of "
+                    "all rows once (n × (d + latent)), mini-batches of 256 rows, and torch")
+
+    def memory_bytes(self, n_rows: int, n_features: int, n_known: int) -> int:
+        latent = int(self.params.get("latent_dim", 16))
+        return (_F64 * 3 * n_rows * n_features + 4 * 3 * n_rows * (n_features + latent)
+                + _F64 * 2 * n_rows * latent + _TORCH_BYTES)
+
+    def kept_bytes(self, n_rows: int, n_features: int, n_known: int) -> int:
+        return _F64 * n_rows * int(self.params.get("latent_dim", 16))
 
     def _embed(self, X: np.ndarray, y: np.ndarray) -> np.ndarray:
         # deferred: torch is heavy to import
@@ -294,7 +393,8 @@ _METHODS = (
      "k-means on the unlabelled rows only (baseline)"),
     ("ncd-kmeans", NCDKMeans, {"n_init": 10}, _kmeans_space, 0.3,
      "k-means with fixed known-class centroids"),
-    ("ncd-spectral", NCDSpectral, {"bandwidth": 1.0, "n_components": 0}, _spectral_space, 1.0,
+    ("ncd-spectral", NCDSpectral, {"bandwidth": 1.0, "n_components": 0,
+                                   "n_landmarks": _LANDMARKS}, _spectral_space, 1.0,
      "ncd-kmeans in a normalized-Laplacian spectral embedding"),
     ("pbn", PBN, {"latent_dim": 16, "w": 0.01, "lr": 3e-3, "weight_decay": 1e-2,
              "epochs": 120}, _pbn_space, 2.0,

@@ -9,6 +9,16 @@ import numpy as np
 #: Independently seeded fits whose silhouette curves are averaged by the runner.
 ESTIMATE_FITS = 5
 
+#: Unlabelled rows the silhouette is computed on at most (a seeded sample beyond): its
+#: cost grows with their square.
+SILHOUETTE_ROWS = 5000
+
+
+def silhouette_bytes(n_unlabelled: int, k_max: int) -> int:
+    """Peak memory of one silhouette curve: the distances among the sampled rows."""
+    n = min(n_unlabelled, SILHOUETTE_ROWS)
+    return 8 * 2 * n * n + 8 * n * k_max
+
 
 def estimate_k_averaged(models: Sequence, k_max: int = 10) -> tuple[int, dict[int, float]]:
     """k̂ from the mean silhouette curve of several fits of one method on one task.
@@ -36,8 +46,9 @@ def estimate_k(model, k_max: int = 10) -> tuple[int, dict[int, float]]:
     run with k novel classes: its clustering, in the representation it builds for k
     (``embedding_`` after ``recluster(k)``: the same for every k for most methods; for
     ``ncd-spectral`` the ``n_known + k`` eigenvectors), on the unlabelled rows only. The k
-    the model was fitted with plays no part. Returns ``(k_hat, {k: silhouette})``; the model
-    is left clustered with ``k_hat``.
+    the model was fitted with plays no part. Beyond :data:`SILHOUETTE_ROWS` unlabelled
+    rows the silhouette is that of a seeded sample of them. Returns ``(k_hat, {k:
+    silhouette})``; the model is left clustered with ``k_hat``.
     """
     return estimate_k_averaged([model], k_max)
 
@@ -52,10 +63,13 @@ def _silhouette_curve(model, k_max: int) -> dict[int, float]:
     if k_max < 2:
         message = f"estimating k needs at least 3 unlabelled rows; got {n_unlabelled}"
         raise ValueError(message)
+    # the same seeded sample of rows for every k; all rows up to SILHOUETTE_ROWS
+    sample = SILHOUETTE_ROWS if n_unlabelled > SILHOUETTE_ROWS else None
     scores = {}
     # widest first: a representation that grows with k is then computed once
     for k in range(k_max, 1, -1):
         labels = model.recluster(k).labels_
         U = model.embedding_[is_unlabelled]
-        scores[k] = float(silhouette_score(U, labels)) if len(np.unique(labels)) > 1 else -1.0
+        scores[k] = (float(silhouette_score(U, labels, sample_size=sample, random_state=0))
+                     if len(np.unique(labels)) > 1 else -1.0)
     return dict(sorted(scores.items()))
