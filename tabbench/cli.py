@@ -764,14 +764,13 @@ def ncd(
     rows = run_ncd(dataset, novel, methods=_split_names(methods),
                    seeds=_seed_list(seeds), estimate=estimate_k, n_trials=n_trials,
                    out=out, max_rows=max_rows)
-    columns = {"model": "model", "variant": "variant", "status": "status", "metric_acc": "acc",
+    columns = {"model": "model", "status": "status", "metric_acc": "acc",
                "test_score_std": "acc_sd", "metric_nmi": "nmi", "metric_ari": "ari",
-               "metric_k_hat": "k_hat", "n_train": "labelled", "n_test": "scored",
-               "fit_seconds": "fit_s"}
+               "metric_k_hat": "k_hat", "fit_seconds": "fit_s"}
     _print_frame(pl.DataFrame([{name: r.get(key) for key, name in columns.items()}
                                for r in rows]),
-                 f"Novel class discovery on {dataset} (novel classes {novel_classes}; acc: "
-                 f"mean over seeds, acc_sd: their std)",
+                 f"Novel class discovery on {dataset} (novel classes {novel_classes}; "
+                 f"{rows[0]['variant']}; acc, nmi, ari: means over seeds, acc_sd: std)",
                  {"acc": ".4f", "acc_sd": ".4f", "nmi": ".4f", "ari": ".4f", "k_hat": ".1f",
                   "fit_s": ".1f"})
     for row in rows:

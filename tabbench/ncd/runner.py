@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from tabbench.exceptions import TabbenchError, TabbenchWarning
 from tabbench.job import describe_error
@@ -157,8 +158,10 @@ def _run_methods(X, y, n_source: int, dataset: str, novel: list[int], names: lis
         row = {**identity.base_row(run), "started_at": started,
                "versions": json.dumps(library_versions(spec), sort_keys=True)}
         try:
-            row.update(_evaluate(spec, Xm, ym, dataset, novel, seeds, estimate, n_trials,
-                                 k_max, n_threads))
+            # BLAS limited to the run's threads, as a benchmark job's libraries are
+            with threadpool_limits(limits=n_threads):
+                row.update(_evaluate(spec, Xm, ym, dataset, novel, seeds, estimate, n_trials,
+                                     k_max, n_threads))
         except Exception as exc:  # out of memory or a failing method: a row, not a traceback
             row.update(status="failed", error=describe_error(exc))
         row["finished_at"] = datetime.now(UTC)
