@@ -384,7 +384,8 @@ def rank_features(
     split: Annotated[str | None, typer.Option(
         help="Split id (default time-0, or random-0 without a time column).")] = None,
     method: Annotated[str | None, typer.Option(
-        help="mi, mi-corrected, mi-heldout, 3mr or jmi (default: mi-corrected; with "
+        help="mi, mi-corrected, mi-heldout, 3mr, jmi, outrank or outrank-3mr (the last two: "
+             "OutRank's scores as its package computes them; default: mi-corrected; with "
              "--evaluate, jmi).")] = None,
     top: Annotated[int, typer.Option(min=1, help="Features shown in the table and the chart.")
                    ] = 20,
@@ -418,7 +419,7 @@ def rank_features(
     Writes ``OUT/features/DATASET-SPLIT.parquet`` and a bar chart beside it, and prints
     the ranking with data-quality flags.
 
-    Example: ``tabbench rank-features flights --split time-0 --method 3mr --top 10``;
+    Example: ``tabbench rank-features flights --split time-0 --method outrank --top 10``;
     ``tabbench rank-features flights --evaluate --models lightgbm --k 5,10``
     """
     from tabbench.features.rankers import DEFAULT_METHOD, DEFAULT_SELECTION_METHOD, RANKERS
