@@ -62,8 +62,12 @@ for _budget in (
 
 VARIANTS = ("default", "tuned")
 EXECUTORS = ("local", "dask")
-#: Feature selectors of the ``[features]`` section.
-SELECTORS = ("outrank",)
+#: Feature selectors of the ``[features]`` section and the ranker each uses when ``method``
+#: is not given: ``rank`` picks the top k by any ranker; ``outrank`` by OutRank's own
+#: scores as its package computes them (``outrank``, or ``outrank-3mr``).
+SELECTORS = {"rank": DEFAULT_SELECTION_METHOD, "outrank": "outrank"}
+#: The rankers ``select = "outrank"`` accepts.
+OUTRANK_METHODS = ("outrank", "outrank-3mr")
 
 _KEYS = (
     "name", "description", "datasets", "models", "splits", "split_params", "variants", "seeds",
@@ -81,15 +85,17 @@ _FEATURE_KEYS = ("select", "top_k", "method")
 class FeatureSelection:
     """Tune on the ``top_k`` best features only, ranked on the training part of each split.
 
-    ``method`` is a ranker of :mod:`tabbench.features.rankers` (``mi``, ``mi-corrected``,
-    ``mi-heldout``, ``3mr``, ``jmi``; default :data:`DEFAULT_SELECTION_METHOD`). Jobs with a
-    selection are distinct jobs (their own ``job_id``) and their result rows carry the
-    selection in ``variant``, e.g. ``tuned-top10-jmi``.
+    ``select = "rank"``: ``method`` is any ranker of :mod:`tabbench.features.rankers`
+    (``mi``, ``mi-corrected``, ``mi-heldout``, ``3mr``, ``jmi``, ``outrank``,
+    ``outrank-3mr``; default :data:`DEFAULT_SELECTION_METHOD`). ``select = "outrank"``:
+    OutRank's own scores, ``outrank`` (default) or ``outrank-3mr``. Jobs with a selection
+    are distinct jobs (their own ``job_id``) and their result rows carry the selection in
+    ``variant``, e.g. ``tuned-top10-jmi``.
     """
 
     top_k: int
     method: str = DEFAULT_SELECTION_METHOD
-    select: str = "outrank"
+    select: str = "rank"
 
     @property
     def label(self) -> str:
@@ -102,6 +108,11 @@ class FeatureSelection:
         if self.select not in SELECTORS:
             raise ConfigError(f"{where}: [features] unknown select {self.select!r}; valid "
                               f"names are: {', '.join(SELECTORS)}", parameter=parameter)
+        if self.select == "outrank" and self.method not in OUTRANK_METHODS:
+            raise ConfigError(f"{where}: [features] select = 'outrank' ranks by OutRank's own "
+                              f"scores, method {' or '.join(map(repr, OUTRANK_METHODS))}; got "
+                              f"method {self.method!r} (for it, write select = 'rank')",
+                              parameter=parameter)
         try:
             RANKERS.get(self.method, f"{where}: [features] method")
         except UnknownNameError as exc:
@@ -315,13 +326,14 @@ def load_config(path: Path | None = None) -> BenchmarkConfig:
 
 
 def _feature_selection(raw: Any, where: str) -> FeatureSelection:
-    """The ``[features]`` table: ``select = "outrank"``, ``top_k = K``, optional ``method``."""
+    """The ``[features]`` table: ``select = "rank"`` or ``"outrank"``, ``top_k = K``, optional
+    ``method`` (default: the selector's, see :data:`SELECTORS`)."""
     table = expect(raw, dict, "features", where)
     check_keys(table, _FEATURE_KEYS, f"{where}: [features]", required=("select", "top_k"))
     select = expect(table["select"], str, "features.select", where).lower()
     top_k = expect(table["top_k"], int, "features.top_k", where)
-    method = expect(table.get("method", DEFAULT_SELECTION_METHOD), str, "features.method",
-                    where).lower()
+    method = expect(table.get("method", SELECTORS.get(select, DEFAULT_SELECTION_METHOD)), str,
+                    "features.method", where).lower()
     selection = FeatureSelection(top_k=top_k, method=method, select=select)
     selection.validate(where)
     return selection

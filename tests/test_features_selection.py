@@ -25,13 +25,20 @@ def write(tmp_path: Path, text: str) -> Path:
 
 
 def test_features_section_is_read_into_a_selection(tmp_path):
-    config = load_config(write(tmp_path, '[features]\nselect = "outrank"\ntop_k = 5\n'))
+    config = load_config(write(tmp_path, '[features]\nselect = "rank"\ntop_k = 5\n'))
     assert config.features == (FeatureSelection(top_k=5),)
     assert config.features[0].label == "top5-jmi"
-    config = load_config(write(tmp_path, '[features]\nselect = "OutRank"\ntop_k = 3\n'
+    config = load_config(write(tmp_path, '[features]\nselect = "Rank"\ntop_k = 3\n'
                                          'method = "3mr"\n'))
     assert config.features == (FeatureSelection(top_k=3, method="3mr"),)
     assert config.features[0].label == "top3-3mr"
+    # select = "outrank" runs OutRank's own scores, not JMI
+    config = load_config(write(tmp_path, '[features]\nselect = "OutRank"\ntop_k = 5\n'))
+    assert config.features == (FeatureSelection(top_k=5, method="outrank", select="outrank"),)
+    assert config.features[0].label == "top5-outrank"
+    config = load_config(write(tmp_path, '[features]\nselect = "outrank"\ntop_k = 5\n'
+                                         'method = "outrank-3mr"\n'))
+    assert config.features[0].method == "outrank-3mr"
     assert load_config(write(tmp_path, "")).features == (None,)
 
 
@@ -47,9 +54,13 @@ def test_features_section_is_read_into_a_selection(tmp_path):
         ('[features]\nselect = "outrank"\ntop_k = "ten"\n', ConfigError,
          "key 'features.top_k' must be int"),
         ('[features]\nselect = "boruta"\ntop_k = 5\n', ConfigError,
-         "unknown select 'boruta'; valid names are: outrank"),
-        ('[features]\nselect = "outrank"\ntop_k = 5\nmethod = "gini"\n', UnknownNameError,
-         "unknown ranker 'gini'; valid names are: 3mr, jmi, mi, mi-corrected"),
+         "unknown select 'boruta'; valid names are: rank, outrank"),
+        ('[features]\nselect = "rank"\ntop_k = 5\nmethod = "gini"\n', UnknownNameError,
+         "unknown ranker 'gini'; valid names are: 3mr, jmi, mi, mi-corrected, mi-heldout, "
+         "outrank, outrank-3mr"),
+        ('[features]\nselect = "outrank"\ntop_k = 5\nmethod = "jmi"\n', ConfigError,
+         r"select = 'outrank' ranks by OutRank's own scores, method 'outrank' or "
+         r"'outrank-3mr'; got method 'jmi' \(for it, write select = 'rank'\)"),
         ('features = 5\n', ConfigError, "key 'features' must be dict"),
     ],
 )

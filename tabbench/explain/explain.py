@@ -8,7 +8,7 @@
 2. rank the features on the validation part by permutation importance and, for the
    boosters, by their native contributions (:mod:`tabbench.explain.importance`); with
    more than ``prefilter_above`` features only the ``prefilter_keep`` best by the
-   booster's gain (other models: OutRank's score) are permuted;
+   booster's gain (other models: ``mi-corrected``) are permuted;
 3. keep the ``top_k`` features and fit a surrogate of each candidate size on the training
    part to the black box's predictions, keeping the smallest one that is (nearly) the most
    faithful on the validation part (:func:`tabbench.explain.surrogate.fit_surrogate`);
@@ -78,7 +78,7 @@ DEFAULT_MAX_ROWS = 50_000    # explain_dataset subsamples bigger tables (seeded,
 PERMUTATION_ROWS = 10_000    # validation rows permuted (a seeded sample of them)
 CONTRIBUTION_ROWS = 5_000    # validation rows whose native contributions are averaged
 PREFILTER_ABOVE = 1_000      # more features than this: permute only a shortlist …
-PREFILTER_KEEP = 256         # … of this many, by the booster's gain (else OutRank's score)
+PREFILTER_KEEP = 256         # … of this many, by the booster's gain (else mi-corrected)
 
 Step = Callable[[str], None]
 

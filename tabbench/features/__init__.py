@@ -1,4 +1,4 @@
-"""Feature ranking (the OutRank method and relatives), on the training part of a split.
+"""Feature ranking (OutRank, as its package computes it, and relatives) on a training part.
 
 ``encode``
     Columns → small integer codes (quantile bins for numbers, missing as its own code).
@@ -9,9 +9,11 @@
     The ranker interface (:class:`~tabbench.features.rankers.RankContext`,
     :class:`~tabbench.features.rankers.Ranker`) and the
     :data:`~tabbench.features.rankers.RANKERS` registry.
-``univariate``, ``greedy``
+``univariate``, ``greedy``, ``outrank``
     The registered rankers, one module per family: ``mi``, ``mi-corrected`` and
-    ``mi-heldout`` score each feature alone; ``3mr`` and ``jmi`` select greedily on pairs.
+    ``mi-heldout`` score each feature alone; ``3mr`` and ``jmi`` select greedily on pairs;
+    ``outrank`` and ``outrank-3mr`` reproduce the ``outrank`` package's scores (checked
+    against it by ``benchmarks/outrank_crosscheck.py``; ``docs/fidelity.md``).
 ``quality``
     Per-feature data-quality checks (coverage, cardinality, constant, duplicates, id-like
     columns, suspected target leaks).
@@ -36,6 +38,7 @@ from __future__ import annotations
 # isort: off
 from tabbench.features import univariate  # noqa: F401  (registers mi, mi-corrected, mi-heldout)
 from tabbench.features import greedy  # noqa: F401  (registers 3mr, jmi)
+from tabbench.features import outrank  # noqa: F401  (registers outrank, outrank-3mr)
 # isort: on
 from tabbench.features.estimators import heldout_information, mutual_information
 from tabbench.features.rankers import RANKERS, Ranker, register_ranker

@@ -1,4 +1,9 @@
-"""Greedy forward selectors on pair terms: ``3mr`` (OutRank's 3MR) and ``jmi``.
+"""Greedy forward selectors on pair terms: ``3mr`` (tabbench's 3MR) and ``jmi``.
+
+``3mr`` follows OutRank's 3MR objective with tabbench's estimators; the reference
+package's own 3MR (plain MI, normalized once over all pairs, no relational term at its
+defaults) is ``outrank-3mr`` in :mod:`tabbench.features.outrank`. The differences, and when
+each is the better choice, are in ``docs/fidelity.md``.
 
 Both start with the most relevant feature (corrected MI with the target) and add one
 feature a step, scoring each candidate by its pair terms with the features already
@@ -24,6 +29,10 @@ a constant, which is never picked first either.
     information (corrected MI of the pair's exact combined code with the target). Each of
     the three terms is min–max normalized over the candidates of the step; ``alpha = beta
     = 1``. A feature's ``score`` is the objective when it was picked (1.0 for the first).
+    Unlike the package (``outrank-3mr``): every term is chance-corrected (permuted
+    targets; the package uses plain MI here), the terms are rescaled at every step over
+    the remaining candidates (the package: once, over all features or pairs), the
+    relational term is always there, and pairs too large for the rows are coarsened.
 
 JMI (``jmi``)
     Joint mutual information (Yang & Moody, 1999; Brown et al., JMLR 2012, found it the
@@ -169,7 +178,8 @@ def _rank_jmi(ctx: RankContext) -> RankerOutput:
 
 
 register_ranker(Ranker(
-    "3mr", "greedy relevance - redundancy + relational selection (OutRank's 3MR)", _rank_3mr,
+    "3mr", "greedy relevance - redundancy + relational selection (3MR on chance-corrected "
+           "MI, rescaled each step; the package's own is `outrank-3mr`)", _rank_3mr,
     chart="mi_corrected", chart_label="corrected mutual information (nats), in 3MR order"))
 register_ranker(Ranker(
     "jmi", "greedy joint mutual information with the selected features (JMI)", _rank_jmi,

@@ -7,8 +7,9 @@ corrected and held-out MI per feature, and the pair terms of the greedy selector
 most ``PAIR_SAMPLE`` seeded rows).
 
 The rankers themselves live in one module per family, which registers them here:
-:mod:`tabbench.features.univariate` (``mi``, ``mi-corrected``, ``mi-heldout``) and
-:mod:`tabbench.features.greedy` (``3mr``, ``jmi``). Importing :mod:`tabbench.features`
+:mod:`tabbench.features.univariate` (``mi``, ``mi-corrected``, ``mi-heldout``),
+:mod:`tabbench.features.greedy` (``3mr``, ``jmi``) and :mod:`tabbench.features.outrank`
+(``outrank``, ``outrank-3mr``: the reference package's scores). Importing :mod:`tabbench.features`
 imports every family, so :data:`RANKERS` is complete after any ``import
 tabbench.features...``.
 """

@@ -3,8 +3,9 @@
 Each orders the features by one score of :mod:`tabbench.features.estimators`, computed by
 the :class:`~tabbench.features.rankers.RankContext`: plain mutual information with the
 target (which favors high-cardinality features), mutual information minus its chance
-level (OutRank's cardinality correction), or the information a feature's code table
-carries to held-out blocks of rows.
+level under permuted targets (tabbench's cardinality correction; OutRank's own, a cyclic
+shift of the target's classes, is ``outrank`` in :mod:`tabbench.features.outrank`), or the
+information a feature's code table carries to held-out blocks of rows.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ register_ranker(Ranker(
     lambda ctx: RankerOutput(ctx.plain, _by_score(ctx.plain)), corrected=False,
     chart_label="mutual information (nats)"))
 register_ranker(Ranker(
-    "mi-corrected", "mutual information minus its mean over permuted targets (OutRank)",
+    "mi-corrected", "mutual information minus its mean over 5 permuted targets (tabbench's "
+                    "chance correction; OutRank's own is `outrank`)",
     lambda ctx: RankerOutput(ctx.corrected, _by_score(ctx.corrected))))
 register_ranker(Ranker(
     "mi-heldout", "information the feature's code table carries to held-out blocks of rows",
