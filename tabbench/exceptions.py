@@ -16,6 +16,7 @@ __all__ = [
     "TabbenchError",
     "TabbenchWarning",
     "UnknownNameError",
+    "UnsplittableError",
 ]
 
 
@@ -41,6 +42,12 @@ class DatasetError(TabbenchError):
 
 class SplitError(TabbenchError):
     """A split cannot be made with the requested parameters."""
+
+
+class UnsplittableError(SplitError):
+    """Valid split parameters that this dataset's rows cannot satisfy: too few rows, rows
+    whose timestamps do not separate, too few groups or class members, a missing column.
+    A run warns, records that strategy's jobs on the dataset as failed, and goes on."""
 
 
 class MissingDependencyError(TabbenchError):

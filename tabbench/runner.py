@@ -17,7 +17,7 @@ from tabbench.config import BenchmarkConfig
 from tabbench.datasets.registry import check_datasets_dirs, get_spec, list_specs
 from tabbench.datasets.sample import load_subsample
 from tabbench.ensemble import ensemble_run_folder
-from tabbench.exceptions import ConfigError, TabbenchWarning
+from tabbench.exceptions import ConfigError, TabbenchWarning, UnsplittableError
 from tabbench.executors import LocalExecutor, cores
 from tabbench.executors.dask_cluster import DaskExecutor
 from tabbench.job import Job
@@ -28,7 +28,7 @@ from tabbench.plugins import provenance_of, shipped
 from tabbench.predictions import write_predictions
 from tabbench.results import statuses, upgrade_results, write_result
 from tabbench.runlock import run_folder_lock
-from tabbench.splits import is_time_based, make_splits
+from tabbench.splits import Split, is_time_based, make_splits
 from tabbench.tuning import check_storage
 
 
@@ -41,6 +41,11 @@ def plan(config: BenchmarkConfig, datasets_dirs: list[Path] | None = None) -> li
     the all-features job and its top-k jobs run next to each other (fair timings). Jobs are ordered slowest first (by the model's
     ``cost`` times the training rows), which shortens runs with several workers. Models that do not support a dataset's task,
     and time-based splits of a dataset without a time column, are skipped with a warning.
+    A strategy that this dataset's rows cannot make (:class:`UnsplittableError`: too few
+    rows, timestamps that do not separate) is one warning; its jobs are planned on
+    ``<strategy>-0`` and fail in the worker with the same message, so the run goes on and
+    the results say what is missing. When no strategy of any dataset can be made, that is
+    the error.
     Every job carries the loaded plugins (its worker loads them) and, when its model,
     splitter or metric comes from a plugin, that plugin's provenance (in its id).
     """
@@ -50,6 +55,7 @@ def plan(config: BenchmarkConfig, datasets_dirs: list[Path] | None = None) -> li
     where = str(config.source or "config")
     n_threads = config.threads or (1 if config.executor == "dask" else max(1, cores() // config.jobs))
     jobs: list[tuple[float, Job]] = []
+    unmade: dict[tuple[str, str], UnsplittableError] = {}
     loaded = shipped()
     for name in names:
         spec = get_spec(name, datasets_dirs, where)
@@ -72,7 +78,7 @@ def plan(config: BenchmarkConfig, datasets_dirs: list[Path] | None = None) -> li
                           f"{spec.task!r}; skipped", TabbenchWarning, stacklevel=2)
         for strategy in strategies:
             params = config.split_params.get(strategy, {})
-            for split in make_splits(dataset, strategy, params, seed=0):
+            for split in _splits_or_unmade(dataset, strategy, params, unmade):
                 sizes = _training_sizes(config.train_rows, split, spec.where)
                 for model in models:
                     provenance = provenance_of(model=model, split=strategy, metric=metric)
@@ -89,8 +95,25 @@ def plan(config: BenchmarkConfig, datasets_dirs: list[Path] | None = None) -> li
                                 store_predictions=config.store_predictions,
                                 provenance=provenance, plugins=loaded, train_rows=size,
                             )) for selection in config.features for size in sizes)
+    if unmade and all((job.spec.name, job.split_strategy) in unmade for _, job in jobs):
+        raise next(iter(unmade.values()))  # nothing of the run can be made
+    for (dataset_name, _), exc in unmade.items():
+        warnings.warn(f"{exc}; its jobs on dataset {dataset_name!r} are recorded as failed, "
+                      f"the other splits run", TabbenchWarning, stacklevel=2)
     jobs.sort(key=lambda item: -item[0])  # slowest first: fewer idle workers at the end
     return [job for _, job in jobs]
+
+
+def _splits_or_unmade(dataset: Any, strategy: str, params: dict[str, Any],
+                      unmade: dict[tuple[str, str], UnsplittableError]) -> list[Split]:
+    """``make_splits``, or, when the dataset's rows cannot be split that way, one empty
+    split ``<strategy>-0`` (the reason kept in ``unmade``) whose jobs fail in the worker
+    with that reason, so they leave ``failed`` rows. Invalid parameters still raise."""
+    try:
+        return make_splits(dataset, strategy, params, seed=0)
+    except UnsplittableError as exc:
+        unmade[dataset.name, strategy] = exc
+        return [Split(f"{strategy}-0", [], [], [])]
 
 
 def set_aside_superseded(out_dir: Path, jobs: list[Job]) -> list[str]:
@@ -139,6 +162,8 @@ def _other_version(file: Path, job: Job) -> bool:
 def _training_sizes(sizes: tuple[int | None, ...], split: Any, where: str) -> list[int | None]:
     """The config's training sizes that ``split`` can give (a size over its training part
     is skipped with a warning: it would repeat the whole-part jobs under another name)."""
+    if len(split.train) == 0:  # a split the rows cannot make: every job fails with the reason
+        return list(sizes)
     kept = [n for n in sizes if n is None or n <= len(split.train)]
     for n in sorted(set(sizes) - set(kept)):
         warnings.warn(f"{where}: train_rows {n} is more than the {len(split.train)} training "

@@ -46,7 +46,7 @@ import numpy as np
 from tabbench import _plugin_loader
 from tabbench._recent import Recent
 from tabbench._registry import Registry
-from tabbench.exceptions import SplitError, TabbenchError
+from tabbench.exceptions import SplitError, TabbenchError, UnsplittableError
 
 if TYPE_CHECKING:
     from tabbench.datasets.dataset import Dataset
@@ -304,7 +304,7 @@ def _column(values: np.ndarray | None, column: str, n_rows: int, name: str,
             where: str) -> np.ndarray:
     if values is None:
         message = f"{_prefix(where)}split {name!r} needs a {column}"
-        raise SplitError(message)
+        raise UnsplittableError(message)
     values = np.asarray(values)
     if values.shape != (n_rows,):
         message = (f"{_prefix(where)}split {name!r}: the {column} must have one value per row "
@@ -345,21 +345,51 @@ def _blocks(name: str, i: int, order: np.ndarray, t_sorted: np.ndarray, bounds: 
     after the train/val and val/test boundaries are dropped.
     """
     n = len(order)
-    snapped = []
+    raw, snapped = [], []
     for b in bounds:
         b = min(max(int(b), 0), n)
+        raw.append(max(b, raw[-1]) if raw else b)
         if 0 < b < n and t_sorted[b - 1] == t_sorted[b]:
             b = int(np.searchsorted(t_sorted, t_sorted[b - 1], side="right"))
         snapped.append(max(b, snapped[-1]) if snapped else b)
-    start, val_start, test_start, end = snapped
-    spans = ((start, val_start), (val_start + gap, test_start), (test_start + gap, end))
     parts = {}
-    for part, (lo, hi) in zip(_PARTS, spans, strict=True):
+    for part, (lo, hi), (raw_lo, raw_hi) in zip(_PARTS, _spans(snapped, gap), _spans(raw, gap),
+                                                strict=True):
         if hi <= lo:
+            if raw_hi > raw_lo:  # rows enough: a tie group took the part's rows
+                raise _TiedTimes(_tied_message(name, part, t_sorted, raw_lo, where))
             message = f"{_prefix(where)}split {name!r}: {reason}: the {part} part is empty"
-            raise SplitError(message)
+            raise UnsplittableError(message)
         parts[part] = np.sort(order[lo:hi])
     return Split(f"{name}-{i}", **parts)
+
+
+def _spans(bounds: Sequence[int], gap: int) -> tuple[tuple[int, int], ...]:
+    """(lo, hi) of train, val and test from (train start, val start, test start, end)."""
+    start, val_start, test_start, end = bounds
+    return (start, val_start), (val_start + gap, test_start), (test_start + gap, end)
+
+
+class _TiedTimes(UnsplittableError):
+    """A time-based part is empty because rows sharing a timestamp stay together."""
+
+
+def _tied_message(name: str, part: str, t_sorted: np.ndarray, first: int, where: str) -> str:
+    """The timestamps do not separate the rows: all share one, or one tie group swallows
+    ``part`` (whose first row, without the tie rule, would be ``first``)."""
+    n = len(t_sorted)
+    if t_sorted[0] == t_sorted[-1]:
+        found, needed = f"all {n} rows share one timestamp", "rows at different times"
+    else:
+        value = t_sorted[min(first, n - 1)]
+        size = int(np.searchsorted(t_sorted, value, side="right")
+                   - np.searchsorted(t_sorted, value, side="left"))
+        found = (f"{size} of the {n} rows share one timestamp "
+                 f"({len(np.unique(t_sorted))} distinct timestamps)")
+        needed = "more distinct timestamps, or other fractions"
+    return (f"{_prefix(where)}split {name!r}: the timestamps do not separate the rows: "
+            f"{found}, and rows sharing a timestamp stay in one part, so the {part} part is "
+            f"empty; a time-based split needs {needed}")
 
 
 def _time_split(name: str, n_rows: int, time: np.ndarray | None, where: str, fractions: Any,
@@ -429,7 +459,7 @@ def _windows(name: str, n_rows: int, time: np.ndarray | None, where: str, n_spli
         message = (f"{_prefix(where)}split {name!r}: too few rows: {n_rows} rows give "
                    f"train/val/test windows of {train}/{val}/{test} rows with "
                    f"n_splits={k} and fractions {f}")
-        raise SplitError(message)
+        raise UnsplittableError(message)
     reason = f"too few rows ({n_rows} rows, n_splits {k}, fractions {f}, gap {gap})"
     splits = []
     for i in range(k):
@@ -508,13 +538,20 @@ split_expanding_window.__doc__ = _WINDOW_DOC
 
 def _sizes(name: str, n_rows: int, time: np.ndarray | None, where: str, fractions: Any,
            cuts: Any, gap: Any) -> tuple[int, int, int]:
-    """Part sizes of the ``time`` split on the same data (row order when no time)."""
+    """Part sizes of the ``time`` split on the same data (row order when there is no time
+    column, or when its timestamps do not separate the rows: there is then no time split
+    to be comparable with)."""
     if time is None:
         if cuts is not None:
             message = f"{_prefix(where)}split {name!r}: cuts need a time_column"
             raise SplitError(message)
         time = np.arange(n_rows)
-    split = _time_split(name, n_rows, time, where, fractions, cuts, gap)
+    try:
+        split = _time_split(name, n_rows, time, where, fractions, cuts, gap)
+    except _TiedTimes:
+        if cuts is not None:
+            raise
+        split = _time_split(name, n_rows, np.arange(n_rows), where, fractions, None, gap)
     return split.train.size, split.val.size, split.test.size
 
 
@@ -571,13 +608,13 @@ def split_stratified(n_rows: int, *, time: np.ndarray | None, y: np.ndarray | No
     if y is None or np.asarray(y).dtype.kind not in "iu":
         found = "no target" if y is None else f"a {np.asarray(y).dtype} target"
         message = f"{prefix} needs a classification task (integer class codes); found {found}"
-        raise SplitError(message)
+        raise UnsplittableError(message)
     y = _column(y, "target", n_rows, "stratified", where)
     classes, counts = np.unique(y, return_counts=True)
     if counts.min() < 2:
         message = (f"{prefix}: every class needs at least 2 rows; class {classes[counts.argmin()]} "
                    f"has {counts.min()}")
-        raise SplitError(message)
+        raise UnsplittableError(message)
     k = _count(n_splits, "n_splits", 1, "stratified", where)
     n_train, n_val, n_test = _sizes("stratified", n_rows, time, where, fractions, cuts, gap)
     rows = np.arange(n_rows)
@@ -591,7 +628,7 @@ def split_stratified(n_rows: int, *, time: np.ndarray | None, y: np.ndarray | No
                                          stratify=y[rest], random_state=state)
         except ValueError as exc:  # e.g. a part smaller than the number of classes
             message = f"{prefix}: cannot stratify {n_train}/{n_val}/{n_test} rows: {exc}"
-            raise SplitError(message) from None
+            raise UnsplittableError(message) from None
         splits.append(Split(f"stratified-{i}", np.sort(train), np.sort(val), np.sort(test)))
     return splits
 
@@ -653,7 +690,7 @@ def split_group(n_rows: int, *, time: np.ndarray | None, y: np.ndarray | None,
             if idx.size == 0:
                 message = (f"{_prefix(where)}split 'group': too few groups: the {part} part "
                            f"is empty ({len(lookup)} groups, {n_rows} rows, fractions {f})")
-                raise SplitError(message)
+                raise UnsplittableError(message)
         splits.append(Split(f"group-{i}", *parts))
     return splits
 
@@ -714,7 +751,9 @@ def make_splits(dataset: Dataset, strategy: str, params: dict[str, Any] | None =
     UnknownNameError
         If ``strategy`` is not registered.
     SplitError
-        If the splits cannot be made with these parameters on this dataset.
+        If the parameters are invalid; :class:`~tabbench.exceptions.UnsplittableError`
+        (a subclass) if they are valid but this dataset's rows cannot be split that way
+        (too few rows, timestamps that do not separate, too few groups).
     """
     params = dict(params or {})
     where = dataset.spec.where

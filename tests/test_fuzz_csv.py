@@ -352,8 +352,12 @@ def check_messy_csv(recipe: MessyCsv) -> list[dict]:
         if failed and os.environ.get("TABBENCH_FUZZ_VERBOSE"):
             print("failed rows:", *failed, sep="\n  ")
         # the dummy model fits anything that preprocessing hands it: its failure is a bug
-        # in loading, splitting or preprocessing, not odd data
-        dummy = [r for r in rows if r["model"] == "dummy" and r["status"] == "failed"]
+        # in loading, splitting or preprocessing, not odd data; except under a split that
+        # the rows cannot make (e.g. timestamps that do not separate), which the run named
+        # in a warning before it went on with the other splits
+        dummy = [r for r in rows if r["model"] == "dummy" and r["status"] == "failed"
+                 and f"{r['error']}; its jobs on dataset 'fuzz' are recorded as failed"
+                 not in " ".join(stderr.split())]
         assert not dummy, f"dummy failed: {dummy[0]['error']}"
         return rows
 

@@ -12,6 +12,7 @@ import pytest
 from tabbench.config import BUDGETS, BenchmarkConfig, load_config
 from tabbench.datasets.registry import get_spec
 from tabbench.datasets.spec import DatasetSpec
+from tabbench.exceptions import SplitError, TabbenchWarning, UnsplittableError
 from tabbench.job import Job, run_job
 from tabbench.leaderboard import standings
 from tabbench.models import MODELS, ModelSpec, get_model
@@ -147,6 +148,48 @@ def test_plan_skips_models_without_task_support_and_time_splits_without_time(tmp
     assert [j.split_id for j in jobs] == ["random-0"]
     assert get_spec("d", [tmp_path]).task == "regression"
     assert get_model("dummy").task_types
+
+
+def one_timestamp_dataset(folder: Path) -> None:
+    """``d``: 60 binary rows that all share one timestamp (no time split can be made)."""
+    rows = "".join(f"{i % 7},{(i * 3) % 5},{i % 2},2024-01-01\n" for i in range(60))
+    (folder / "d.csv").write_text("a,b,y,ts\n" + rows)
+    (folder / "d.toml").write_text('name = "d"\ntask = "binary"\ntarget = "y"\n'
+                                   'path = "d.csv"\ntime_column = "ts"\n')
+
+
+def test_plan_warns_of_a_strategy_the_data_cannot_make_and_plans_the_others(tmp_path):
+    one_timestamp_dataset(tmp_path)
+    config = replace(BenchmarkConfig(), datasets=("d",), models=("dummy",),
+                     splits=("time", "random"), out=tmp_path)
+    with pytest.warns(TabbenchWarning) as caught:
+        jobs = plan(config, [tmp_path])
+    [line] = [str(w.message) for w in caught if "timestamps" in str(w.message)]
+    assert line.startswith(f"{tmp_path / 'd.toml'}: split 'time': the timestamps do not "
+                           f"separate the rows: all 60 rows share one timestamp")
+    assert line.endswith("its jobs on dataset 'd' are recorded as failed, the other splits run")
+    assert sorted(j.split_id for j in jobs) == ["random-0", "time-0"]
+    with pytest.raises(UnsplittableError, match="all 60 rows share one timestamp"):
+        plan(replace(config, splits=("time",)), [tmp_path])  # nothing else to run
+    with pytest.raises(SplitError, match="must sum to 1"):  # bad parameters still stop
+        plan(replace(config, split_params={"time": {"fractions": [0.5, 0.2, 0.2]}}), [tmp_path])
+
+
+def test_a_time_split_that_cannot_be_made_leaves_failed_rows_and_the_run_goes_on(
+        tmp_path, tabbench_script):
+    one_timestamp_dataset(tmp_path)
+    code, out, err = tabbench_script("run", "--dataset", "d", "--datasets-dir", tmp_path,
+                                     "--models", "dummy", "--splits", "time,random",
+                                     "--out", tmp_path / "out")
+    assert code == 0, err
+    [warning] = [line for line in err.splitlines() if "timestamps" in line]
+    assert warning.startswith(f"warning: {tmp_path / 'd.toml'}: split 'time': the timestamps "
+                              f"do not separate the rows: all 60 rows share one timestamp")
+    assert "too few rows" not in err and "1 failed, 1 ok" in out
+    rows = read_results(tmp_path / "out").sort("split_id")
+    assert rows["split_id"].to_list() == ["random-0", "time-0"]
+    assert rows["status"].to_list() == ["ok", "failed"]
+    assert "the timestamps do not separate the rows" in rows["error"][1]
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import pytest
 
 from tabbench.datasets.dataset import Dataset
 from tabbench.datasets.spec import DatasetSpec
-from tabbench.exceptions import SplitError, UnknownNameError
+from tabbench.exceptions import SplitError, UnknownNameError, UnsplittableError
 from tabbench.splits import SPLITTERS, Split, make_splits, split_names
 
 
@@ -231,6 +231,48 @@ def test_check_time_order():
 def test_errors(name, n_rows, kwargs, match):
     with pytest.raises(SplitError, match=match):
         run(name, n_rows, **kwargs)
+
+
+@pytest.mark.parametrize(("name", "time", "match"), [
+    ("time", [7] * 10, r"^data/t.toml: split 'time': the timestamps do not separate the rows: "
+                       r"all 10 rows share one timestamp, and rows sharing a timestamp stay in "
+                       r"one part, so the val part is empty; a time-based split needs rows at "
+                       r"different times$"),
+    ("time", [0] * 8 + [1, 2], r"8 of the 10 rows share one timestamp \(3 distinct "
+                               r"timestamps\), .* so the val part is empty; .* needs more "
+                               r"distinct timestamps, or other fractions"),
+    ("sliding-window", [3] * 20, "split 'sliding-window': the timestamps do not separate the "
+                                 "rows: all 20 rows share one timestamp"),
+])
+def test_timestamps_that_do_not_separate_the_rows_say_so(name, time, match):
+    # was: "too few rows (10 rows, fractions (0.6, 0.2, 0.2), gap 0): the val part is empty"
+    with pytest.raises(UnsplittableError, match=match):
+        run(name, len(time), time=time)
+
+
+def test_random_split_sizes_come_from_the_fractions_when_timestamps_do_not_separate():
+    [split] = run("random", 10, time=[7] * 10)
+    assert (split.train.size, split.val.size, split.test.size) == (6, 2, 2)
+    with pytest.raises(UnsplittableError, match="no rows between the cuts"):
+        run("random", 10, time=[7] * 10, cuts=(5, 9))
+
+
+@pytest.mark.parametrize(("name", "n_rows", "kwargs", "data"), [
+    ("time", 2, {"time": range(2)}, True),
+    ("sliding-window", 4, {"time": range(4)}, True),
+    ("group", 10, {"groups": [0] * 5 + [1] * 5}, True),
+    ("stratified", 10, {"y": [0] * 9 + [1]}, True),
+    ("group", 10, {}, True),
+    ("time", 10, {"time": range(10), "fractions": (0.5, 0.5)}, False),
+    ("time", 10, {"time": range(10), "foo": 1}, False),
+    ("random", 10, {"cuts": (1, 2)}, False),
+])
+def test_the_data_or_the_parameters_are_told_apart(name, n_rows, kwargs, data):
+    """A run skips a strategy the data cannot make (UnsplittableError) and stops on bad
+    parameters (any other SplitError)."""
+    with pytest.raises(SplitError) as caught:
+        run(name, n_rows, **kwargs)
+    assert isinstance(caught.value, UnsplittableError) is data
 
 
 def test_unknown_splitter_name():
