@@ -305,8 +305,17 @@ def datasets_add(
     task: Annotated[str | None, typer.Option(help="binary, multiclass or regression.")] = None,
     datasets_dir: Annotated[Path | None, typer.Option(help="Where to write the TOML.")] = None,
     force: Annotated[bool, typer.Option(help="Overwrite an existing entry.")] = False,
+    drop: Annotated[list[str] | None, typer.Option(
+        help="A column to leave out, e.g. a leak the audit reports (repeatable).")] = None,
+    keep: Annotated[list[str] | None, typer.Option(
+        help="Keep a column that the audit would drop as a row id in time order "
+             "(repeatable).")] = None,
 ) -> None:
-    """Validate a file, infer its task and column kinds, and register it.
+    """Validate a file, infer its task and column kinds, audit it, and register it.
+
+    With --time-column, the leakage audit drops a row number (unique per row, in time
+    order; --keep keeps it) and reports a column that alone predicts the target on the
+    time split's validation part, with the command that drops it.
 
     Example: ``tabbench datasets add sales.csv --target churned --time-column date``
     """
@@ -317,9 +326,10 @@ def datasets_add(
         raise TabbenchError(f"--task: unknown task {task!r}; valid names are: "
                             f"{', '.join(TASK_TYPES)}")
     toml_path = add_dataset(file, target, time_column=time_column, name=name, task=task,
-                            datasets_dir=datasets_dir, force=force)
+                            datasets_dir=datasets_dir, force=force, drop=drop or (),
+                            keep=keep or ())
     console.print(f"Wrote {toml_path}:")
-    console.print(toml_path.read_text(), markup=False, highlight=False)
+    console.print(toml_path.read_text(), markup=False, highlight=False, soft_wrap=True)
 
 
 @datasets_app.command("build-suite")

@@ -244,3 +244,119 @@ def test_a_job_reloading_its_dataset_does_not_repeat_the_warnings(write_csv):
         row = run_job(job).row
     assert row["status"] == "ok", row.get("error")
     assert not [w for w in caught if issubclass(w.category, TabbenchWarning)]
+
+
+# --- datasets add: the leakage audit, and warnings that name the file read ---------------
+
+
+def dated_table(path: Path, *, leak: bool = False, n: int = 200) -> Path:
+    """``n`` rows in time order (ten per day): a row number, a noise feature, a target and,
+    with ``leak``, a copy of the target plus noise."""
+    lines = ["rownames,ts,a,y" + (",leak" if leak else "")]
+    for i in range(n):
+        y = (i * 7) % 5 < 2
+        row = f"{i + 1},2024-01-{1 + i // 10:02d}T{i % 10:02d}:00:00,{(i * 37) % 101},{int(y)}"
+        lines.append(row + (f",{5 * y + (i * 13) % 10 / 10}" if leak else ""))
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_add_drops_a_row_number_in_time_order_and_keep_keeps_it(tmp_path):
+    path = dated_table(tmp_path / "sales.csv")
+    with pytest.warns(TabbenchWarning) as caught:
+        toml = add_dataset(path, "y", time_column="ts", datasets_dir=tmp_path / "r")
+    [line] = [str(w.message) for w in caught]
+    assert line == (f"{path}: dropped column 'rownames': unique per row (100% distinct) and in "
+                    f"time order (Spearman rho 1.000 with 'ts'): a row number, from which a "
+                    f"model reads the time; to keep it: --keep rownames")
+    spec = get_spec("sales", [tmp_path / "r"])
+    assert spec.drop == ("rownames",) and "a row number" in spec.drop_reasons["rownames"]
+    assert "rownames" not in load_dataset(spec).features
+    toml = add_dataset(path, "y", time_column="ts", datasets_dir=tmp_path / "r", force=True,
+                       keep=["rownames"])
+    spec = DatasetSpec.from_toml(toml)
+    assert spec.drop == () and spec.audit == {"rownames": "kept by --keep in tabbench datasets add"}
+    assert "rownames" in load_dataset(spec).features
+
+
+def test_add_reports_a_column_that_alone_predicts_the_target(tmp_path):
+    path = dated_table(tmp_path / "sales.csv", leak=True)
+    with pytest.warns(TabbenchWarning, match=r"column 'leak' alone scores roc_auc 1.000 on the "
+                      r"time split's validation part; .* to drop it: tabbench datasets add .*"
+                      r"sales.csv --target y --time-column ts --name sales --datasets-dir .* "
+                      r"--drop leak --force$"):
+        add_dataset(path, "y", time_column="ts", datasets_dir=tmp_path / "r")
+    assert "leak" in load_dataset(get_spec("sales", [tmp_path / "r"])).features  # reported only
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        toml = add_dataset(path, "y", time_column="ts", datasets_dir=tmp_path / "r", force=True,
+                           drop=["leak"])
+    assert not [w for w in caught if "leak" in str(w.message)]
+    assert DatasetSpec.from_toml(toml).drop == ("leak", "rownames")
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"drop": ["nope"]}, r"--drop 'nope' is not a column; columns are: 'rownames', 'ts'"),
+    ({"keep": ["ts"]}, "--keep 'ts' is the --time-column, which cannot be dropped or kept"),
+    ({"drop": ["y"]}, "--drop 'y' is the --target"),
+    ({"drop": ["a"], "keep": ["a"]}, "column 'a' is in both --drop and --keep"),
+])
+def test_add_drop_and_keep_name_columns_of_the_file(tmp_path, kwargs, message):
+    path = dated_table(tmp_path / "sales.csv", n=30)
+    with pytest.raises(DatasetError, match=message):
+        add_dataset(path, "y", time_column="ts", datasets_dir=tmp_path / "r", **kwargs)
+
+
+def test_add_on_timestamps_that_do_not_separate_skips_the_audit_and_says_why(tmp_path):
+    rows = "".join(f"{i},{i % 2},2024-01-01\n" for i in range(40))
+    path = tmp_path / "flat.csv"
+    path.write_text("a,y,ts\n" + rows)
+    with pytest.warns(TabbenchWarning, match=r"flat.csv: split 'time': the timestamps do not "
+                      r"separate the rows: all 40 rows share one timestamp.*the leakage audit "
+                      r"needs the time split and is skipped"):
+        add_dataset(path, "y", time_column="ts", datasets_dir=tmp_path / "r")
+
+
+def test_a_cached_table_warns_with_the_file_read_now(write_csv, tmp_path):
+    # was: the cache key hashes the content, not the path, so the same table added from
+    # b.csv re-printed the warning of a.csv, where it had been added first
+    rows = "".join(f"{i % 5},7,{i % 2}\n" for i in range(30))
+    first, second = write_csv("a,c,y\n" + rows, "a.csv"), write_csv("a,c,y\n" + rows, "b.csv")
+    with pytest.warns(TabbenchWarning, match=f"^{first}: dropped constant"):
+        load_dataset(spec_for(first))
+    with pytest.warns(TabbenchWarning) as caught:
+        load_dataset(spec_for(second))  # the same key: from the cache
+    assert [str(w.message) for w in caught] == [f"{second}: dropped constant or all-missing "
+                                                f"columns 'c'"]
+
+
+def test_datasets_add_audit_through_the_installed_script(tmp_path, tabbench_script):
+    import shlex
+
+    cwd = tmp_path / "cwd"  # the script's working folder (made by the fixture)
+    dated_table(cwd / "sales.csv", leak=True)
+    code, out, err = tabbench_script("datasets", "add", "sales.csv", "--target", "y",
+                                     "--time-column", "ts", "--datasets-dir", "reg")
+    assert code == 0, err
+    dropped, leak = err.strip().splitlines()
+    assert dropped.startswith(f"warning: {cwd / 'sales.csv'}: dropped column 'rownames': "
+                              f"unique per row")
+    assert dropped.endswith("to keep it: --keep rownames")
+    assert leak.startswith(f"warning: {cwd / 'sales.csv'}: column 'leak' alone scores roc_auc")
+    assert 'drop = ["rownames"]' in out
+    command = leak.split("to drop it: ")[1]
+    assert command == ("tabbench datasets add sales.csv --target y --time-column ts --name "
+                       "sales --datasets-dir reg --drop leak --force")
+    # the command as printed, keeping the row number this time
+    code, out, err = tabbench_script(*shlex.split(command)[1:], "--keep", "rownames")
+    assert code == 0 and 'drop = ["leak"]' in out and '"rownames" = "kept by --keep' in out, err
+    assert "alone scores" not in err and "dropped column" not in err
+    assert f"warning: {cwd / 'sales.csv'}: column 'rownames' looks like an id" in err
+    # the same table from another file, its cleaned table cached by the run above: the
+    # warnings name the file passed
+    (cwd / "copy.csv").write_bytes((cwd / "sales.csv").read_bytes())
+    code, _, err = tabbench_script(*shlex.split(command.replace("sales.csv", "copy.csv"))[1:],
+                                   "--keep", "rownames")
+    assert code == 0 and f"warning: {cwd / 'copy.csv'}: column 'rownames' looks like an id" \
+        in err, err
+    assert "sales.csv" not in err

@@ -101,8 +101,23 @@ def load_dataset(spec: DatasetSpec, *, use_cache: bool = True, key: str | None =
     for w in caught:
         warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     if use_cache:
-        _write_cache(dataset, messages, *cached)
+        _write_cache(dataset, [_portable(m, _source(spec)) for m in messages], *cached)
     return dataset
+
+
+#: Stands for the data file in a cached warning: the same content added from another path
+#: (or the same file moved) has the same cache key, and its warning names the file read now.
+_SOURCE = "\x00source\x00"
+
+
+def _source(spec: DatasetSpec) -> str:
+    """The file (or entry) that the loading warnings name."""
+    return str(spec.path) if spec.path is not None else spec.where
+
+
+def _portable(message: str, source: str) -> str:
+    prefix = f"{source}: "
+    return _SOURCE + message[len(source):] if message.startswith(prefix) else message
 
 
 def _check_file(spec: DatasetSpec) -> None:
@@ -115,7 +130,7 @@ def _check_file(spec: DatasetSpec) -> None:
 
 def _raw_frame(spec: DatasetSpec) -> tuple[pl.DataFrame, str]:
     if spec.path is not None:
-        return read_table(spec.path), str(spec.path)
+        return read_table(spec.path), _source(spec)
     assert spec.generator is not None
     return synthetic.generate(spec.generator, where=spec.where, **spec.generator_params), spec.where
 
@@ -139,7 +154,7 @@ def _build(spec: DatasetSpec, key: str) -> Dataset:
     frame = frame.drop(list(spec.drop))
     frame, classes = _clean_target(frame, spec, where)
     if spec.time_column is not None:
-        frame = _parse_time(frame, spec.time_column, where)
+        frame = parse_time(frame, spec.time_column, where)
     roles = {spec.target, spec.time_column, spec.group_column}
     feature_columns = [c for c in frame.columns if c not in roles]
     frame, features = _infer_features(frame, feature_columns, set(spec.categorical), where)
@@ -199,7 +214,9 @@ def _clean_target(frame: pl.DataFrame, spec: DatasetSpec, where: str) -> tuple[p
     return frame, classes
 
 
-def _parse_time(frame: pl.DataFrame, column: str, where: str) -> pl.DataFrame:
+def parse_time(frame: pl.DataFrame, column: str, where: str) -> pl.DataFrame:
+    """``frame`` with its time ``column`` as dates, datetimes or integers (strings parsed);
+    a :class:`DatasetError` naming ``where`` for values that do not parse or are missing."""
     series = frame.get_column(column)
     if series.dtype.is_temporal() or series.dtype.is_integer():
         parsed = series
@@ -364,7 +381,7 @@ def _write_cache(dataset: Dataset, messages: list[str], table: Path, meta: Path)
         write_parquet_atomic(table, dataset.frame, compression="lz4")
         info: dict[str, Any] = {
             "features": dataset.features, "classes": list(dataset.classes),
-            "warnings": messages, "fingerprint": dataset.fingerprint,
+            "source_warnings": messages, "fingerprint": dataset.fingerprint,
         }
         write_atomic_bytes(meta, json.dumps(info, default=_json_default).encode())
     except (OSError, TabbenchError) as exc:
@@ -380,10 +397,10 @@ def _json_default(value: Any) -> Any:
 
 def _read_cache(spec: DatasetSpec, key: str, table: Path, meta: Path) -> Dataset:
     info = json.loads(meta.read_text())
-    if info.get("fingerprint") != key:
-        raise ValueError("stale cache entry")
-    for message in info.get("warnings", []):
-        warnings.warn(message, TabbenchWarning, stacklevel=3)
+    if info.get("fingerprint") != key or "source_warnings" not in info:
+        raise ValueError("stale cache entry")  # or one whose warnings name a file of its own
+    for message in info["source_warnings"]:
+        warnings.warn(message.replace(_SOURCE, _source(spec), 1), TabbenchWarning, stacklevel=3)
     frame = pl.read_parquet(table)
     return Dataset(spec=spec, frame=frame, features=info["features"], fingerprint=key,
                    classes=tuple(info["classes"]))

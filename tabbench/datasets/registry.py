@@ -6,17 +6,20 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
 import polars as pl
 
 from tabbench._atomic import write_atomic_bytes
-from tabbench.datasets.load import load_dataset
+from tabbench.datasets.load import load_dataset, parse_time
 from tabbench.datasets.read import read_table
 from tabbench.datasets.spec import DatasetSpec
 from tabbench.datasets.suites import SUITES
+from tabbench.datasets.suites.audit import audit_table
 from tabbench.datasets.suites.build import (
     BuildResult,
     audit_entry,
@@ -24,7 +27,7 @@ from tabbench.datasets.suites.build import (
     check_source,
     data_path,
 )
-from tabbench.exceptions import DatasetError, UnknownNameError
+from tabbench.exceptions import DatasetError, TabbenchWarning, UnknownNameError, UnsplittableError
 from tabbench.metrics import default_metric
 from tabbench.paths import check_name, ensure_dir, safe_join
 
@@ -97,6 +100,11 @@ def default_name(path: Path) -> str:
     return re.sub(r"[^a-z0-9]+", "-", stem.lower()).strip("-") or "dataset"
 
 
+#: Fewest rows for the leakage audit of ``datasets add``: on fewer, a column can look like
+#: a row id in time order, or predict a validation part of a few rows, by chance.
+AUDIT_MIN_ROWS = 20
+
+
 def add_dataset(
     path: Path,
     target: str,
@@ -106,10 +114,17 @@ def add_dataset(
     task: str | None = None,
     datasets_dir: Path | None = None,
     force: bool = False,
+    drop: tuple[str, ...] | list[str] = (),
+    keep: tuple[str, ...] | list[str] = (),
 ) -> Path:
-    """Validate ``path``, infer its task and column kinds, and write its registry TOML.
+    """Validate ``path``, infer its task and column kinds, audit it, and write its registry TOML.
 
-    The TOML goes to ``datasets_dir``, else the first ``$TABBENCH_DATASETS`` folder, else
+    With a ``time_column``, the suite's leakage audit (:func:`audit_table`) runs on the
+    table (of more than :data:`AUDIT_MIN_ROWS` rows): a column that is unique per row and
+    ordered like the time column (a row number) is dropped, with a warning, unless it is
+    in ``keep``; a column that alone scores above 0.99 on the time split's validation part
+    is reported with the command that drops it. ``drop`` columns are left out. The TOML
+    goes to ``datasets_dir``, else the first ``$TABBENCH_DATASETS`` folder, else
     ``./datasets``. Returns the TOML's path. Raises :class:`DatasetError` on bad input.
     """
     if name is not None:
@@ -117,12 +132,14 @@ def add_dataset(
     if time_column is not None and time_column == target:
         raise DatasetError(f"{path}: --time-column {time_column!r} is also the --target; "
                            f"the target must be another column")
+    given = path
     path = path.resolve()
     frame = read_table(path)
     if target not in frame.columns:
         raise DatasetError(f"{path}: target {target!r} not found; columns are: "
                            f"{', '.join(map(repr, frame.columns))}")
-    task = task or infer_task(frame.get_column(target))
+    _check_drop_keep(path, frame.columns, target, time_column, list(drop), list(keep))
+    given_task, task = task, task or infer_task(frame.get_column(target))
     name = (name or default_name(path)).lower()
     folder = datasets_dir or _default_add_dir()
     toml_path = safe_join(folder, f"{name}.toml")
@@ -133,6 +150,17 @@ def add_dataset(
     raw: dict = {"name": name, "task": task, "target": target, "path": str(path)}
     if time_column is not None:
         raw["time_column"] = time_column
+    reasons = {column: "dropped by --drop in tabbench datasets add" for column in drop}
+    if time_column is not None and frame.height > AUDIT_MIN_ROWS:
+        with warnings.catch_warnings():  # the data is checked here; its warnings come below
+            warnings.simplefilter("ignore", TabbenchWarning)
+            load_dataset(DatasetSpec.from_dict({**raw, "drop": list(drop)}, where=str(path)),
+                         use_cache=False)
+        command = _add_command(given, target, time_column, name, given_task, datasets_dir,
+                               drop, keep)
+        reasons |= _audit_added(path, raw, frame.drop(list(drop)), set(keep), command)
+    if reasons:
+        raw["drop"] = list(reasons)
     spec = DatasetSpec.from_dict(raw, where=str(path))
     dataset = load_dataset(spec)
     categorical = [c for c, kind in dataset.features.items() if kind == "categorical"]
@@ -147,12 +175,95 @@ def add_dataset(
     lines.append(f"metric = {_toml_str(default_metric(task))}")
     if categorical:
         lines.append("categorical = [" + ", ".join(_toml_str(c) for c in categorical) + "]")
+    if reasons:
+        lines.append("drop = [" + ", ".join(_toml_str(c) for c in reasons) + "]")
     lines.append(f"n_rows = {dataset.n_rows}")
     lines.append(f"description = {_toml_str(f'Added from {path.name} by tabbench datasets add.')}")
+    if reasons:
+        lines += ["", "[drop_reasons]", *(f"{_toml_str(c)} = {_toml_str(why)}"
+                                          for c, why in reasons.items())]
+    if keep:
+        lines += ["", "[audit]", *(f"{_toml_str(c)} = "
+                                   f"{_toml_str('kept by --keep in tabbench datasets add')}"
+                                   for c in keep)]
     ensure_dir(folder, "datasets folder")
 
     write_atomic_bytes(toml_path, ("\n".join(lines) + "\n").encode())
     return toml_path
+
+
+def _check_drop_keep(path: Path, columns: list[str], target: str, time_column: str | None,
+                     drop: list[str], keep: list[str]) -> None:
+    """``--drop`` and ``--keep`` name columns of the file, other than the target and the
+    time column, and no column is in both."""
+    for flag, names in (("--drop", drop), ("--keep", keep)):
+        for column in names:
+            problem = ""
+            if column not in columns:
+                problem = f"{column!r} is not a column; columns are: " \
+                          f"{', '.join(map(repr, columns))}"
+            elif column in (target, time_column):
+                role = "--target" if column == target else "--time-column"
+                problem = f"{column!r} is the {role}, which cannot be dropped or kept"
+            if problem:
+                raise DatasetError(f"{path}: {flag} {problem}")
+    both = [column for column in drop if column in keep]
+    if both:
+        raise DatasetError(f"{path}: column {both[0]!r} is in both --drop and --keep; "
+                           f"choose one")
+
+
+def _audit_added(path: Path, raw: dict, frame: pl.DataFrame, keep: set[str],
+                 command: list[str]) -> dict[str, str]:
+    """The leakage audit of an added table: warn about its findings and return the row ids
+    in time order to drop (column → reason), those in ``keep`` left alone."""
+    where = str(path)
+    time_column = raw["time_column"]
+    frame = parse_time(frame, time_column, where)
+    spec = DatasetSpec.from_dict(raw, where=where)
+    try:
+        table = audit_table(spec, frame, warn=False)
+    except UnsplittableError as exc:  # the runs will say so too; the entry is still useful
+        warnings.warn(f"{exc}; the leakage audit needs the time split and is skipped",
+                      TabbenchWarning, stacklevel=3)
+        return {}
+    dropped: dict[str, str] = {}
+    for row in table.filter(pl.col("flag").is_not_null()).iter_rows(named=True):
+        column = row["column"]
+        if column in keep:
+            continue
+        if "time order" in row["flag"]:
+            why = (f"unique per row ({row['distinct_share']:.0%} distinct) and in time order "
+                   f"(Spearman rho {row['time_rho']:.3f} with {time_column!r}): a row number, "
+                   f"from which a model reads the time")
+            dropped[column] = why
+            warnings.warn(f"{where}: dropped column {column!r}: {why}; to keep it: "
+                          f"--keep {shlex.quote(column)}", TabbenchWarning, stacklevel=3)
+        else:
+            again = shlex.join([*command, "--drop", column, "--force"])
+            warnings.warn(f"{where}: column {column!r} alone scores {row['metric']} "
+                          f"{row['score']:.3f} on the time split's validation part; if its "
+                          f"value is not known when {raw['target']!r} is predicted, it leaks "
+                          f"the target; to drop it: {again}", TabbenchWarning, stacklevel=3)
+    return dropped
+
+
+def _add_command(given: Path, target: str, time_column: str | None, name: str,
+                 task: str | None, datasets_dir: Path | None, drop: tuple[str, ...] | list[str],
+                 keep: tuple[str, ...] | list[str]) -> list[str]:
+    """The ``tabbench datasets add`` command line of this call (the file as it was given)."""
+    command = ["tabbench", "datasets", "add", str(given), "--target", target]
+    if time_column is not None:
+        command += ["--time-column", time_column]
+    command += ["--name", name]
+    if task is not None:
+        command += ["--task", task]
+    if datasets_dir is not None:
+        command += ["--datasets-dir", str(datasets_dir)]
+    for flag, names in (("--drop", drop), ("--keep", keep)):
+        for column in names:
+            command += [flag, column]
+    return command
 
 
 def _default_add_dir() -> Path:
