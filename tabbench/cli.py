@@ -576,7 +576,9 @@ def explain(
         help="Split id (default time-0, or random-0 without a time column).")] = None,
     top_k: Annotated[int, typer.Option("--top-k", min=1,
                                        help="Features the surrogate may use.")] = 10,
-    surrogate: Annotated[str, typer.Option(help="Surrogate kind: tree, rules or linear.")] = "tree",
+    surrogate: Annotated[str, typer.Option(
+        help="Surrogate kind: tree, rules or linear (readable), random-forest or boosted-trees "
+             "(faithful, not readable).")] = "tree",
     row: Annotated[int | None, typer.Option(
         min=0, help="Also explain this row of the test part (0-based).")] = None,
     out: Annotated[Path | None, typer.Option(
@@ -618,16 +620,24 @@ def _print_explanation(explanation) -> None:
                         f"black box: {explanation.params_source})", title_justify="left")
     table.add_column("measure")
     table.add_column("value", justify="right")
-    rows = [("fidelity on test", r["metric_fidelity"]),
-            ("fidelity AUC on test", r.get("metric_fidelity_auc")),
-            ("fidelity of a constant (majority class)", r.get("metric_fidelity_baseline")),
-            ("fidelity on validation (chose the size)", r["metric_fidelity_val"]),
+    classification = r.get("metric_fidelity_kappa") is not None or \
+        r.get("metric_fidelity_baseline") is not None
+    rows = [("fidelity on test: kappa (agreement beyond chance; a constant scores 0)",
+             r.get("metric_fidelity_kappa")),
+            ("fidelity on test: agreement" if classification
+             else "fidelity on test: R² against the black box", r["metric_fidelity"]),
+            ("fidelity on test: agreement of a constant (majority class)",
+             r.get("metric_fidelity_baseline")),
+            ("fidelity on test: AUC", r.get("metric_fidelity_auc")),
+            ("fidelity on validation (agreement; chose the size)" if classification
+             else "fidelity on validation (R²; chose the size)", r["metric_fidelity_val"]),
             (f"surrogate test {r['metric']}", r["test_score"]),
             (f"black box test {r['metric']}", r["metric_black_box_score"])]
     for label, value in rows:
         if value is not None:
             table.add_row(label, format_cell(value, ".4f"))
-    size = {"tree": "leaves", "linear": "terms"}.get(r["variant"], "rules")
+    size = {"tree": "leaves", "linear": "terms", "random-forest": "leaves in all",
+            "boosted-trees": "leaves in all"}.get(r["variant"], "rules")
     table.add_row(size, str(int(r["metric_n_rules"])))
     table.add_row("depth", str(int(r["metric_depth"])))
     console.print(table)

@@ -36,6 +36,7 @@ KINDS: tuple[str, ...] = ("benchmark", "ensemble", "surrogate", "ncd")
 METRIC_COLUMNS: dict[str, pl.DataType] = {
     # surrogate rows (tabbench.explain.explain)
     "metric_fidelity": pl.Float64(),            # agreement with the black box on test
+    "metric_fidelity_kappa": pl.Float64(),      # Cohen's kappa of that (classification)
     "metric_fidelity_val": pl.Float64(),        # the same on validation (chose the size)
     "metric_fidelity_baseline": pl.Float64(),   # a constant's fidelity (classification)
     "metric_fidelity_auc": pl.Float64(),        # ROC AUC against the black box (binary)

@@ -14,10 +14,12 @@ import pytest
 from tabbench.exceptions import TabbenchError, UnknownNameError
 from tabbench.explain import (
     SURROGATES,
+    Surrogate,
     explain_dataset,
     explain_model,
     feature_space,
     fidelity,
+    fidelity_kappa,
     fit_surrogate,
     importance_table,
     make_surrogate,
@@ -192,7 +194,8 @@ def test_fit_surrogate_picks_the_smallest_nearly_best_size(kind: str) -> None:
 
 def test_unknown_surrogate_kind_lists_the_valid_ones() -> None:
     with pytest.raises(UnknownNameError, match="unknown surrogate 'forest'; valid names are: "
-                                               "linear, rules, tree"):
+                                               "boosted-trees, linear, random-forest, rules, "
+                                               "tree"):
         make_surrogate("forest", task="binary")
 
 
@@ -202,7 +205,7 @@ def test_every_kind_is_registered_whichever_module_is_imported_first() -> None:
             "print(' '.join(surrogate_names()))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=True)
-    assert result.stdout.split() == ["tree", "rules", "linear"]
+    assert result.stdout.split() == ["tree", "rules", "linear", "random-forest", "boosted-trees"]
 
 
 # --- pieces ------------------------------------------------------------------------------------
@@ -394,6 +397,11 @@ def test_cli_explain_prints_fidelity_and_rules(tmp_path: Path, cli) -> None:
                                "--out", out, "--datasets-dir", folder)
     assert code == 0, stderr
     assert "fidelity" in stdout and "rule 1:" in stdout
+    # the chance-corrected fidelity is the first measure, plain agreement beside it
+    measures = [line for line in stdout.splitlines() if "fidelity on" in line]
+    assert "kappa" in measures[0] and "agreement" in measures[1]
+    rules = (out / "explain" / "small-random-0-lightgbm" / "rules.txt").read_text()
+    assert "# test fidelity kappa " in rules
     assert "why (the surrogate)" in stdout
     assert (out / "explain" / "small-random-0-lightgbm" / "local.txt").exists()
     code, _, stderr = cli("explain", "--dataset", "small", "--model", "lightgbm",
@@ -408,3 +416,73 @@ def test_cli_explain_prints_fidelity_and_rules(tmp_path: Path, cli) -> None:
                           "--max-rows", "-1", "--out", out, "--datasets-dir", folder)
     assert code == 2
     assert "--max-rows" in stderr and "greater than or equal to 0" in stderr
+
+
+# --- fidelity a constant cannot win ------------------------------------------------------------
+
+
+def test_kappa_of_a_constant_is_zero_however_imbalanced() -> None:
+    rng = np.random.default_rng(0)
+    box = (rng.random(10_000) < 0.02).astype(np.int64)  # the black box: 2% positives
+    constant = np.zeros_like(box)
+    assert fidelity("binary", box, constant) == pytest.approx(0.98, abs=0.005)
+    assert fidelity_kappa(box, constant, 2) == 0.0
+    assert fidelity_kappa(box, box, 2) == 1.0
+    flipped = np.where(rng.random(box.size) < 0.01, 1 - box, box)  # 1% of the rows wrong
+    assert 0.3 < fidelity_kappa(box, flipped, 2) < 0.8  # agreement 0.99 is not near-perfect
+    three = rng.choice(3, 5_000, p=[0.9, 0.07, 0.03])
+    assert fidelity_kappa(three, np.zeros_like(three), 3) == 0.0
+    assert np.isnan(fidelity_kappa(constant, constant, 2))  # both constant: undefined
+
+
+class _ConstantSurrogate(Surrogate):
+    """Always the training majority: the surrogate plain agreement flatters."""
+
+    kind = "constant-for-test"
+    default_size = 1
+
+    def sizes(self, n_rows):
+        return [1]
+
+    def fit(self, X, target):
+        X, target = self._check(X, target)
+        self.majority_ = int(np.bincount(target, minlength=self.n_classes).argmax())
+        self.n_rules_, self.depth_ = 1, 1
+        return self
+
+    def predict_proba(self, X):
+        out = np.zeros((len(X), self.n_classes))
+        out[:, self.majority_] = 1.0
+        return out
+
+    def predict_values(self, X):
+        raise AttributeError("classification only")
+
+    def rules_text(self, feature_names, vocab=None):
+        return f"class {self.majority_}"
+
+    def explain_row(self, x, feature_names, vocab=None):
+        return f"class {self.majority_}"
+
+
+def test_a_constant_surrogate_scores_about_zero_kappa_on_an_imbalanced_table(
+        tmp_path: Path) -> None:
+    """The headline of explain: plain agreement ~0.96 for a constant, kappa 0."""
+    rng = np.random.default_rng(2)
+    n = 3000
+    x = rng.standard_normal((n, 3))
+    target = ((x[:, 0] > 1.6) | ((x[:, 1] > 2.0) & (x[:, 2] > 0))).astype(np.int8)  # ~6%
+    frame = pl.DataFrame({"a": x[:, 0], "b": x[:, 1], "c": x[:, 2], "target": target})
+    folder = register(tmp_path, "rare", frame, task="binary")
+    dataset, split = _load(folder, "rare")
+    SURROGATES.register(_ConstantSurrogate.kind, _ConstantSurrogate)
+    try:
+        constant = explain_model(dataset, split, "lightgbm", kind="constant-for-test", top_k=3)
+    finally:
+        SURROGATES.unregister(_ConstantSurrogate.kind)
+    tree = explain_model(dataset, split, "lightgbm", kind="tree", top_k=3)
+    row = constant.row
+    assert row["metric_fidelity"] > 0.9  # plain agreement: the majority's share
+    assert row["metric_fidelity"] == pytest.approx(row["metric_fidelity_baseline"])
+    assert abs(row["metric_fidelity_kappa"]) < 0.02
+    assert tree.row["metric_fidelity_kappa"] > 0.6  # a real surrogate is far above it

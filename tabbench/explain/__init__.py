@@ -13,6 +13,7 @@ Modules
 ``surrogate``    the surrogate interface, its registry and the size search
 ``tree``         the tree-shaped surrogates: ``tree`` and ``rules``
 ``linear``       the sparse linear surrogate: ``linear``
+``ensemble``     tree ensembles, faithful but not readable: ``random-forest``, ``boosted-trees``
 ``explain``      the pipeline, the result row and the output files
 
 Examples
@@ -42,6 +43,7 @@ from tabbench.explain.surrogate import (
     SURROGATES,
     Surrogate,
     fidelity,
+    fidelity_kappa,
     fit_surrogate,
     make_surrogate,
     register_surrogate,
@@ -49,9 +51,10 @@ from tabbench.explain.surrogate import (
 )
 
 # each family registers its kinds on import; in this order the registry lists them as
-# tree, rules, linear
+# tree, rules, linear, random-forest, boosted-trees
 from tabbench.explain import tree  # noqa: F401  # isort: skip
 from tabbench.explain import linear  # noqa: F401  # isort: skip
+from tabbench.explain import ensemble  # noqa: F401  # isort: skip
 
 __all__ = [
     "DEFAULT_MAX_ROWS",
@@ -63,6 +66,7 @@ __all__ = [
     "explain_model",
     "feature_space",
     "fidelity",
+    "fidelity_kappa",
     "fit_surrogate",
     "gain_importance",
     "importance_table",

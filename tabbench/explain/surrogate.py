@@ -3,7 +3,8 @@
 A surrogate is an interpretable model fitted to a black box's predictions. Every kind
 follows one interface (:class:`Surrogate`) and is registered by name in
 :data:`SURROGATES`; the kinds live in one module per family (:mod:`tabbench.explain.tree`:
-``tree`` and ``rules``; :mod:`tabbench.explain.linear`: ``linear``), which register
+``tree`` and ``rules``; :mod:`tabbench.explain.linear`: ``linear``;
+:mod:`tabbench.explain.ensemble`: ``random-forest`` and ``boosted-trees``), which register
 themselves when :mod:`tabbench.explain` imports them.
 
 ``fit(X, target)``
@@ -25,6 +26,7 @@ themselves when :mod:`tabbench.explain` imports them.
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, Self
@@ -40,6 +42,7 @@ __all__ = [
     "Surrogate",
     "Vocab",
     "fidelity",
+    "fidelity_kappa",
     "fit_surrogate",
     "make_surrogate",
     "register_surrogate",
@@ -179,6 +182,34 @@ def fidelity(task: str, reference: np.ndarray, prediction: np.ndarray) -> float:
     residual = np.sum((reference - prediction) ** 2)
     total = np.sum((reference - reference.mean()) ** 2)
     return 1.0 - float(residual / total) if total > 0 else float(residual == 0)
+
+
+def fidelity_kappa(reference: np.ndarray, prediction: np.ndarray, n_classes: int) -> float:
+    """Cohen's kappa of the surrogate's classes against the black box's: chance-corrected.
+
+    ``(p_o - p_e) / (1 - p_e)``, where ``p_o`` is the agreement (:func:`fidelity`) and
+    ``p_e`` the agreement expected if the two answered independently with their own class
+    frequencies. A constant surrogate scores 0 however imbalanced the classes are (its
+    plain agreement is the majority's share), a perfect one 1. NaN when ``p_e`` is 1 (the
+    black box and the surrogate both answer one and the same class throughout).
+
+    Examples
+    --------
+    >>> box = np.array([0] * 98 + [1] * 2)
+    >>> fidelity("binary", box, np.zeros(100, dtype=int)), fidelity_kappa(box, np.zeros(100, dtype=int), 2)
+    (0.98, 0.0)
+    """
+    reference = np.asarray(reference).astype(np.int64)
+    prediction = np.asarray(prediction).astype(np.int64)
+    n = reference.size
+    if n == 0:
+        return math.nan
+    observed = float(np.mean(reference == prediction))
+    expected = float(np.dot(np.bincount(reference, minlength=n_classes),
+                            np.bincount(prediction, minlength=n_classes))) / n / n
+    if expected >= 1.0:
+        return math.nan
+    return (observed - expected) / (1.0 - expected)
 
 
 def fit_surrogate(kind: str, X_train: np.ndarray, target_train: np.ndarray, X_val: np.ndarray,
