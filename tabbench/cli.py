@@ -622,15 +622,15 @@ def _print_explanation(explanation) -> None:
     table.add_column("value", justify="right")
     classification = r.get("metric_fidelity_kappa") is not None or \
         r.get("metric_fidelity_baseline") is not None
-    rows = [("fidelity on test: kappa (agreement beyond chance; a constant scores 0)",
+    rows = [("fidelity on test: kappa (beyond chance; a constant: 0)",
              r.get("metric_fidelity_kappa")),
             ("fidelity on test: agreement" if classification
              else "fidelity on test: R² against the black box", r["metric_fidelity"]),
             ("fidelity on test: agreement of a constant (majority class)",
              r.get("metric_fidelity_baseline")),
             ("fidelity on test: AUC", r.get("metric_fidelity_auc")),
-            ("fidelity on validation (agreement; chose the size)" if classification
-             else "fidelity on validation (R²; chose the size)", r["metric_fidelity_val"]),
+            ("fidelity on validation: agreement (size chosen by kappa)" if classification
+             else "fidelity on validation: R² (chose the size)", r["metric_fidelity_val"]),
             (f"surrogate test {r['metric']}", r["test_score"]),
             (f"black box test {r['metric']}", r["metric_black_box_score"])]
     for label, value in rows:

@@ -11,7 +11,8 @@
    booster's gain (other models: ``mi-corrected``) are permuted;
 3. keep the ``top_k`` features and fit a surrogate of each candidate size on the training
    part to the black box's predictions, keeping the smallest one that is (nearly) the most
-   faithful on the validation part (:func:`tabbench.explain.surrogate.fit_surrogate`);
+   faithful on the validation part by kappa (classification) or R²
+   (:func:`tabbench.explain.surrogate.fit_surrogate`);
 4. measure on the test part: fidelity (classification: Cohen's kappa against the black
    box's classes first, since a constant's plain agreement is the majority's share; the
    agreement, the fidelity AUC and a constant's agreement beside it; regression: R²), the
@@ -108,7 +109,7 @@ class Explanation:
     surrogate : Surrogate
         The fitted surrogate (its columns are ``features``).
     sizes : polars.DataFrame
-        The size search: ``size, fidelity, n_rules, depth, chosen`` (validation fidelity).
+        The size search: ``size, fidelity, kappa, n_rules, depth, chosen`` (validation).
     rules : str
         The surrogate as text (categories by name).
     local : str or None

@@ -220,13 +220,16 @@ def fit_surrogate(kind: str, X_train: np.ndarray, target_train: np.ndarray, X_va
     """Fit a surrogate of each candidate size on the training rows; keep one by validation fidelity.
 
     The kept surrogate is the smallest whose validation fidelity is within ``tolerance``
-    of the best one, since a smaller surrogate is easier to read.
+    of the best one, since a smaller surrogate is easier to read. Fidelity here is
+    Cohen's kappa for classification (:func:`fidelity_kappa`; plain agreement would keep
+    a constant, the smallest tree, whenever the black box rarely predicts a minority
+    class) and R² for regression.
 
     Returns
     -------
     (Surrogate, polars.DataFrame)
-        The chosen surrogate and the search table (``size``, ``fidelity``, ``n_rules``,
-        ``depth``, ``chosen``).
+        The chosen surrogate and the search table (``size``, ``fidelity`` — agreement or
+        R² —, ``kappa`` (NaN for regression), ``n_rules``, ``depth``, ``chosen``).
     """
     probe = make_surrogate(kind, task=task, n_classes=n_classes, categorical=categorical,
                            seed=seed, class_names=class_names)
@@ -236,12 +239,18 @@ def fit_surrogate(kind: str, X_train: np.ndarray, target_train: np.ndarray, X_va
                                    categorical=categorical, size=size, seed=seed,
                                    class_names=class_names)
         surrogate.fit(X_train, target_train)
-        score = fidelity(task, target_val, surrogate.predict(X_val))
+        predicted = surrogate.predict(X_val)
+        kappa = (fidelity_kappa(target_val, predicted, n_classes) if task != "regression"
+                 else math.nan)
         fitted.append(surrogate)
-        rows.append({"size": float(size), "fidelity": score, "n_rules": surrogate.n_rules_,
-                     "depth": surrogate.depth_})
-    best = max(r["fidelity"] for r in rows)
-    chosen = next(i for i, r in enumerate(rows) if r["fidelity"] >= best - tolerance)
+        rows.append({"size": float(size), "fidelity": fidelity(task, target_val, predicted),
+                     "kappa": kappa, "n_rules": surrogate.n_rules_, "depth": surrogate.depth_})
+    # kappa is NaN only where the black box answers one class throughout: agreement then
+    key = "kappa" if task != "regression" and not all(math.isnan(r["kappa"]) for r in rows) \
+        else "fidelity"
+    values = [-math.inf if math.isnan(r[key]) else r[key] for r in rows]
+    best = max(values)
+    chosen = next(i for i, value in enumerate(values) if value >= best - tolerance)
     table = pl.DataFrame(rows).with_columns(
         pl.Series("chosen", [i == chosen for i in range(len(rows))]))
     return fitted[chosen], table
