@@ -237,8 +237,10 @@ def _print_leaderboard(path: Path) -> None:
     console.print(NORMALIZED_FOOTNOTE, highlight=False)
     surrogates = surrogate_table(results)
     if surrogates.height:
-        _print_frame(surrogates, "Surrogate interpreters (fidelity to the black box)",
-                     {"metric_fidelity": ".4f", "metric_black_box_score": ".4f",
+        _print_frame(surrogates, "Surrogate interpreters (fidelity to the black box: kappa, "
+                     "beyond chance, a constant scores 0; then plain agreement)",
+                     {"metric_fidelity_kappa": ".4f", "metric_fidelity": ".4f",
+                      "metric_black_box_score": ".4f",
                       "test_score": ".4f", "metric_n_rules": ".0f"})
     ncd_rows = ncd_table(results)
     if ncd_rows.height:

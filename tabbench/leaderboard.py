@@ -52,9 +52,12 @@ def is_surrogate() -> pl.Expr:
 
 
 def surrogate_table(results: pl.DataFrame) -> pl.DataFrame:
-    """Surrogate rows with their fidelity, rule count and the scores of surrogate and black box."""
+    """Surrogate rows with their fidelity (Cohen's kappa first: a constant scores 0 on it,
+    while it can agree with an imbalanced black box most of the time), rule count and the
+    scores of surrogate and black box."""
     rows = with_kind(results).filter((pl.col("status") == "ok") & is_surrogate())
-    wanted = ["dataset", "split_id", "model", "variant", "metric_fidelity", "metric_n_rules",
+    wanted = ["dataset", "split_id", "model", "variant", "metric_fidelity_kappa",
+              "metric_fidelity", "metric_n_rules",
               "metric_black_box_score", "test_score"]
     return rows.select([c for c in wanted if c in rows.columns]).sort("dataset", "model")
 

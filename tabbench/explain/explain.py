@@ -372,7 +372,10 @@ def _identity(dataset: Dataset, split: Split, model: str, params: dict[str, Any]
     """What the row is about; its ``job_id`` hashes what determines the result."""
     key = {"dataset": dataset.fingerprint, "n_rows": dataset.n_rows, "split": split.id,
            "black_box": model, "params": params, "surrogate": kind, "top_k": top_k,
-           "seed": seed, "metric": metric}
+           "seed": seed, "metric": metric,
+           # the surrogate's size is chosen by kappa since this key: older rows, chosen by
+           # agreement, keep their ids and are never served for it
+           "size_chosen_by": "kappa"}
     return JobIdentity(
         kind="surrogate", dataset=dataset.name, dataset_fingerprint=dataset.fingerprint,
         task=dataset.task, split_strategy=split.id.rsplit("-", 1)[0], split_id=split.id,
