@@ -196,12 +196,12 @@ def test_shared_row_bootstrap_gives_a_row_the_same_count_in_every_test_set():
     rng = np.random.default_rng(8)
     y, prediction = rng.normal(size=600), rng.normal(size=600)  # one table of 600 rows
 
-    def test_rows(rows):
+    def rows_of(rows):
         return rows, y[rows], {"model": prediction[rows]}
 
     first = np.arange(200)
-    sets = [test_rows(first), test_rows(first[::-1]), test_rows(first + 100),
-            test_rows(first + 400)]
+    sets = [rows_of(first), rows_of(first[::-1]), rows_of(first + 100),
+            rows_of(first + 400)]
     same, reversed_, half, disjoint = (
         result.resampled[:, 0]
         for result in shared_row_bootstrap("mae", sets, n_resamples=2000, seed=1))
