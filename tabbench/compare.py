@@ -181,10 +181,11 @@ def compare_splits(results: pl.DataFrame, *, reference: str = "random", target: 
     ]).sort("dataset", "strategy", "rank")
     strategies = _order(rankings["strategy"].unique().to_list())
     compared = _without_baselines(results, baselines)
-    entries = set(_seed_scores(compared)["model"].to_list())
+    seed_scores = _seed_scores(compared)
+    entries = set(seed_scores["model"].to_list())
     ranked = rankings.filter(pl.col("model").is_in(list(entries)))
     samples = {} if confidence is None else row_tau_samples(confidence)
-    taus = _taus(ranked, strategies, _seed_scores(compared), samples, n_bootstrap=n_bootstrap,
+    taus = _taus(ranked, strategies, seed_scores, samples, n_bootstrap=n_bootstrap,
                  level=level, seed=seed)
     present = tuple(b for b in baselines if results["model"].is_in([b]).any())
     return SplitComparison(strategies, rankings, taus, _moves(ranked, reference, target),
