@@ -62,6 +62,8 @@ class Job:
     #: ``(plugin name, provenance)`` of the plugins the model, splitter and metric come
     #: from (:func:`tabbench.plugins.provenance_of`); part of the id when there are any.
     provenance: tuple[tuple[str, str], ...] = ()
+    #: The model's :attr:`~tabbench.models.ModelSpec.revision`; part of the id when above 0.
+    model_revision: int = 0
     #: The driver's plugins, loaded by the worker before the job; not part of the id.
     plugins: tuple[plugins.Plugin, ...] = field(default=(), compare=False, repr=False)
 
@@ -98,6 +100,8 @@ class Job:
                                "method": self.features.method}
         if self.provenance:  # absent for built-ins, whose ids never change
             key["plugins"] = dict(self.provenance)
+        if self.model_revision:  # absent at revision 0: the ids of unchanged models stay
+            key["model_revision"] = self.model_revision
         return JobIdentity(
             kind="benchmark", dataset=self.spec.name,
             dataset_fingerprint=self.dataset_fingerprint, task=self.spec.task,
@@ -302,8 +306,11 @@ def _run(job: Job, row: dict[str, Any],
 
 
 def _versions(job: Job, spec: Any) -> dict[str, Any]:
-    """The row's ``versions``: the libraries, and the provenance of the job's plugins."""
+    """The row's ``versions``: the libraries, the provenance of the job's plugins and the
+    model's revision (when above 0)."""
     found = library_versions(spec, job.n_threads)
     if job.provenance:
         found["plugins"] = dict(job.provenance)
+    if job.model_revision:
+        found["model_revision"] = job.model_revision
     return found

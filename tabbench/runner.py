@@ -94,6 +94,7 @@ def plan(config: BenchmarkConfig, datasets_dirs: list[Path] | None = None) -> li
                                 storage=config.storage, features=selection,
                                 store_predictions=config.store_predictions,
                                 provenance=provenance, plugins=loaded, train_rows=size,
+                                model_revision=get_model(model).revision,
                             )) for selection in config.features for size in sizes)
     if unmade and all((job.spec.name, job.split_strategy) in unmade for _, job in jobs):
         raise next(iter(unmade.values()))  # nothing of the run can be made
@@ -117,22 +118,28 @@ def _splits_or_unmade(dataset: Any, strategy: str, params: dict[str, Any],
 
 
 def set_aside_superseded(out_dir: Path, jobs: list[Job]) -> list[str]:
-    """Move the results of an earlier version of a plugin into ``out_dir/superseded/``.
+    """Move the results of an earlier version of a plugin, or of an earlier revision of a
+    built-in model, into ``out_dir/superseded/``.
 
-    A plugin job's id holds the plugin's provenance, so after an edit the job runs again
-    under a new id; the row of the old version (same dataset, split, model, variant and
-    seed; other provenance in its ``versions``) would be ranked beside the new one. Its
-    result, trials and predictions files are moved (never deleted), with a warning.
-    Returns the moved job ids.
+    Such a job's id holds the plugin's provenance or the model's revision, so after a
+    change the job runs again under a new id; the row of the old version (same dataset,
+    split, model, variant and seed; another provenance or revision in its ``versions``)
+    would be ranked beside the new one. Its result, trials and predictions files are moved
+    (never deleted), with a warning. Returns the moved job ids.
     """
-    current = {job.job_id.rsplit("-", 1)[0]: job for job in jobs if job.provenance}
+    current = {job.job_id.rsplit("-", 1)[0]: job for job in jobs
+               if job.provenance or job.model_revision}
     results = out_dir / "results"
     if not current or not results.is_dir():
         return []
     moved: list[str] = []
+    changed: set[str] = set()
     for file in sorted(results.glob("*.parquet")):
         job = current.get(file.stem.rsplit("-", 1)[0])
-        if job is None or file.stem == job.job_id or not _other_version(file, job):
+        if job is None or file.stem == job.job_id:
+            continue
+        what = _other_version(file, job)
+        if what is None:
             continue
         for folder in ("results", "trials", "predictions"):
             source = out_dir / folder / file.name
@@ -140,23 +147,29 @@ def set_aside_superseded(out_dir: Path, jobs: list[Job]) -> list[str]:
                 target = ensure_dir(out_dir / "superseded" / folder) / file.name
                 os.replace(source, target)
         moved.append(file.stem)
+        changed.add(what)
     if moved:
-        names = ", ".join(sorted({name for job in jobs for name, _ in job.provenance}))
-        warnings.warn(f"{out_dir}: {len(moved)} result(s) of an earlier version of plugin "
-                      f"{names} moved to {out_dir / 'superseded'} (their jobs run again)",
-                      TabbenchWarning, stacklevel=2)
+        warnings.warn(f"{out_dir}: {len(moved)} result(s) of an earlier version of "
+                      f"{', '.join(sorted(changed))} moved to {out_dir / 'superseded'} "
+                      f"(their jobs run again)", TabbenchWarning, stacklevel=2)
     return moved
 
 
-def _other_version(file: Path, job: Job) -> bool:
-    """Whether the result in ``file`` came from other versions of ``job``'s plugins."""
+def _other_version(file: Path, job: Job) -> str | None:
+    """What of ``job`` the result in ``file`` came from another version of (``plugin
+    <name>`` or ``model <name>``), or ``None`` when it is not an earlier version."""
     try:
         versions = pl.read_parquet(file, columns=["versions"])["versions"][0]
-        used = json.loads(versions or "{}").get("plugins", {})
+        found = json.loads(versions or "{}")
     except Exception:  # a damaged file is the business of statuses(set_aside=True)
-        return False
-    return any(name in used and used[name] != provenance
-               for name, provenance in job.provenance)
+        return None
+    used = found.get("plugins", {})
+    for name, provenance in job.provenance:
+        if name in used and used[name] != provenance:
+            return f"plugin {name}"
+    if job.model_revision and found.get("model_revision", 0) != job.model_revision:
+        return f"model {job.model}"
+    return None
 
 
 def _training_sizes(sizes: tuple[int | None, ...], split: Any, where: str) -> list[int | None]:

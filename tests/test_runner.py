@@ -241,3 +241,33 @@ def test_a_seeded_splits_count_is_not_part_of_its_jobs_ids():
     assert job_id("random", {"n_splits": 2}) == job_id("random", {})
     assert job_id("random", {"n_splits": 2, "gap": 5}) != job_id("random", {"n_splits": 2})
     assert job_id("sliding-window", {"n_splits": 2}) != job_id("sliding-window", {})
+
+
+def test_a_models_new_revision_reruns_its_jobs_and_sets_the_old_rows_aside(tmp_path):
+    config = smoke_config(tmp_path, models=("dummy", "linear"), splits=("random",))
+    first = run_benchmark(config)
+    assert first.counts == {"ok": 2}
+    old = read_results(tmp_path).sort("model")
+    linear = MODELS.get("linear")
+    MODELS._items["linear"] = replace(linear, revision=linear.revision + 1)
+    try:
+        with pytest.warns(TabbenchWarning, match=r"earlier version of model linear"):
+            second = run_benchmark(config)
+    finally:
+        MODELS._items["linear"] = linear
+    assert second.skipped == 1 and second.counts == {"ok": 1}  # dummy kept, linear rerun
+    new = read_results(tmp_path).sort("model")
+    assert new.height == 2 and new["job_id"][0] == old["job_id"][0]
+    assert new["job_id"][1] != old["job_id"][1]
+    assert '"model_revision": 1' in new["versions"][1]
+    aside = tmp_path / "superseded" / "results" / f"{old['job_id'][1]}.parquet"
+    assert aside.is_file()
+
+
+def test_catboosts_revision_is_in_its_job_ids_and_revision_0_ids_are_unchanged():
+    [job] = plan(smoke_config(Path("unused"), models=("linear",), splits=("random",)))
+    assert job.model_revision == 0 and "model_revision" not in job.identity.key
+    [cat] = plan(smoke_config(Path("unused"), models=("catboost",), splits=("random",)))
+    assert cat.model_revision == get_model("catboost").revision >= 1
+    assert cat.identity.key["model_revision"] == cat.model_revision
+    assert replace(cat, model_revision=0).job_id != cat.job_id

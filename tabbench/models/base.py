@@ -72,6 +72,9 @@ class ModelSpec:
     where a model that is last under every split makes every pair of rankings agree.
     ``packages`` are distributions whose versions the results depend on beyond those of
     the family (a plugin's library, e.g. ``("pytabkit",)``); they go into ``versions``.
+    ``revision`` counts the changes to the model's defaults or search space that change
+    its results: when it is above 0 it is part of the job id, so the jobs of an earlier
+    revision run again and their rows are set aside (``<run>/superseded/``).
     """
 
     name: str
@@ -86,6 +89,7 @@ class ModelSpec:
     cost: float = 1.0
     baseline: bool = False
     packages: tuple[str, ...] = ()
+    revision: int = 0
 
     @property
     def tunable(self) -> bool:

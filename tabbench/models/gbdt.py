@@ -299,6 +299,10 @@ class CatBoostModel(BoosterModel):
         params = {
             "iterations": rounds,
             **_catboost_objective(ctx),
+            # combinations of one categorical feature only: CatBoost's default (up to 4)
+            # cost 2.5-3.9x the fit time on the suite's multiclass tables for no measurable
+            # validation score (docs/measurements.md, benchmarks/catboost_cost.py)
+            "max_ctr_complexity": 1,
             **params,
             **device,
             "random_seed": ctx.seed,
@@ -435,5 +439,6 @@ register_model(
         supports_gpu=True,
         description="CatBoost oblivious trees with ordered target statistics for categories.",
         cost=4,
+        revision=1,  # 1: max_ctr_complexity = 1
     )
 )
