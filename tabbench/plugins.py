@@ -338,6 +338,8 @@ def sklearn_model(name: str, *, classifier: Callable[..., Any] | None = None,
         Hand the validation part to ``fit`` when it takes ``X_val``/``y_val`` or
         ``eval_set`` (for early stopping).
 
+    Notes
+    -----
     Class order is handled: probabilities are returned for the class codes
     ``0..n_classes-1`` (a class missing from the training part gets 0). A prediction of the
     wrong shape, or with NaN or infinite values, fails the job with a row that says so.
