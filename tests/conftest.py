@@ -48,17 +48,15 @@ def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture):
     return run
 
 
-@pytest.fixture
-def tabbench_script(tmp_path: Path):
-    """Run the installed ``tabbench`` console script in a subprocess, in a fresh folder;
-    return ``(exit_code, stdout, stderr)``."""
+def script_runner(workdir: Path):
+    """A function that runs the installed ``tabbench`` console script in a subprocess in
+    ``workdir`` and returns ``(exit_code, stdout, stderr)``."""
     import shutil
     import subprocess
 
     script = shutil.which("tabbench")
     if script is None:
         pytest.fail("the tabbench console script is not installed (pip install -e .)")
-    workdir = tmp_path / "cwd"
     workdir.mkdir(exist_ok=True)
 
     def run(*args: str, timeout: float = 300, cwd: Path | None = None,
@@ -69,6 +67,19 @@ def tabbench_script(tmp_path: Path):
         return finished.returncode, finished.stdout, finished.stderr
 
     return run
+
+
+@pytest.fixture
+def tabbench_script(tmp_path: Path):
+    """Run the installed ``tabbench`` console script in a subprocess, in a fresh folder;
+    return ``(exit_code, stdout, stderr)``."""
+    return script_runner(tmp_path / "cwd")
+
+
+@pytest.fixture(scope="module")
+def module_tabbench_script(tmp_path_factory: pytest.TempPathFactory):
+    """:func:`tabbench_script` for module-scoped fixtures (one folder per test module)."""
+    return script_runner(tmp_path_factory.mktemp("cwd"))
 
 
 @pytest.fixture

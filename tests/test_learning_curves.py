@@ -6,11 +6,13 @@ import numpy as np
 import polars as pl
 import pytest
 
+from tabbench.compare import compare_splits
 from tabbench.config import BUDGETS, BenchmarkConfig
 from tabbench.datasets.spec import DatasetSpec
 from tabbench.exceptions import ConfigError
 from tabbench.job import Job
 from tabbench.results import read_results
+from tabbench.scale import compare_by_training_size, training_sizes
 from tabbench.splits import Split, training_subset
 
 
@@ -45,14 +47,20 @@ def test_bad_training_sizes_are_refused(sizes):
         BenchmarkConfig(name="x", train_rows=sizes).validate("cfg")
 
 
-@pytest.mark.slow
-def test_a_learning_curve_run_through_the_installed_script(tabbench_script, tmp_path):
-    out = tmp_path / "lc"
-    code, _, err = tabbench_script(
-        "run", "-d", "synthetic-drift", "--models", "dummy,linear", "--budget", "smoke",
-        "--max-rows", "1500", "--splits", "time,random", "--train-rows", "200,600,5000",
-        "--out", out)
+@pytest.fixture(scope="module")
+def learning_curve_run(module_tabbench_script, tmp_path_factory):
+    out = tmp_path_factory.mktemp("lc") / "lc"
+    code, _, err = module_tabbench_script(
+        "run", "-d", "synthetic-drift", "--models", "dummy,linear,lightgbm,random-forest",
+        "--budget", "smoke", "--max-rows", "1500", "--splits", "time,random",
+        "--train-rows", "200,600,5000", "--out", out)
     assert code == 0, err
+    return out, err
+
+
+@pytest.mark.slow
+def test_a_learning_curve_run_through_the_installed_script(learning_curve_run, tabbench_script):
+    out, err = learning_curve_run
     assert "train_rows 5000 is more than the 900 training rows of time-0; skipped" in " ".join(
         err.split())
     rows = read_results(out).filter(pl.col("status") == "ok")
@@ -67,3 +75,26 @@ def test_a_learning_curve_run_through_the_installed_script(tabbench_script, tmp_
     code, _, err = tabbench_script("run", "-d", "synthetic-drift", "--train-rows", "5",
                                    "--out", out)
     assert code == 2 and "--train-rows" in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_split_comparison_by_training_size_compares_each_size_on_its_own_rows(
+        learning_curve_run):
+    out, _ = learning_curve_run
+    results = read_results(out)
+    assert training_sizes(results) == [200, 600]
+    by_size = compare_by_training_size(out, results, n_resamples=200)
+    assert by_size.sizes == [200, 600]
+    for size in (200, 600):
+        rows = results.filter(pl.col("variant") == f"tuned-train{size}")
+        alone = compare_splits(rows.with_columns(pl.lit("tuned").alias("variant")))
+        [expected] = alone.taus.filter(pl.col("dataset") == "synthetic-drift")["tau"]
+        [got] = by_size.taus.filter(pl.col("train_rows") == size)["tau"]
+        assert got == pytest.approx(expected)
+        [row] = by_size.taus.filter(pl.col("train_rows") == size).iter_rows(named=True)
+        assert row["interval"] == "bootstrap over test rows" and row["low"] <= row["high"]
+        ranks = by_size.ranks.filter(pl.col("train_rows") == size)
+        assert set(ranks["model"]) == {"linear", "lightgbm", "random-forest"}  # no dummy
+        for strategy in ("time", "random"):  # ranks among the three compared models
+            assert ranks.filter(pl.col("strategy") == strategy)["mean_rank"].sum() == 6
+    assert by_size.agreement["datasets"].to_list() == [1, 1]
