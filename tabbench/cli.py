@@ -730,7 +730,8 @@ def compare_splits_command(
                                "seed_high": ".2f"})
     _print_frame(comparison.agreement, "Mean per-dataset Kendall tau (baselines left out; 95% "
                  "interval from resampling datasets)", {"mean_tau": ".2f", **intervals})
-    console.print(comparison.headline(), markup=False, highlight=False)
+    for headline in (comparison.headline(), *comparison.paired_headlines()):
+        console.print(headline, markup=False, highlight=False)
     console.print(study.noise_baseline.sentence(), markup=False, highlight=False)
     moved = comparison.moves.filter(pl.col("rank_change") != 0).drop("metric")
     _print_frame(moved, "Models whose rank moved (random → time); score change in %",

@@ -31,6 +31,9 @@ rankings agree less than noise would make them agree is :func:`noise_baseline`'s
 
 The mean per-dataset tau between the random and the time ranking is the answer to "does the
 random-split ranking predict the time-split ranking?" (:meth:`SplitComparison.headline`).
+With windows in the run, each window strategy is also compared with the random split paired
+with it (random split ``i`` = window ``i``'s rows reshuffled, TabReD's comparison), which
+differs from it in the split type only (:meth:`SplitComparison.paired_headlines`).
 :func:`strategy_statistics` gives each strategy's Friedman test, Nemenyi critical
 difference and Elo with datasets as the blocks, and :func:`shift_vs_rank_change` relates
 each dataset's shift to how much its ranking changed.
@@ -53,6 +56,7 @@ from tabbench.leaderboard import RANKED_KINDS, entry_label, pooled_resamples, ta
 from tabbench.metrics import get_metric
 from tabbench.models import baseline_models
 from tabbench.results import DamagedFileError, read_checked, with_kind
+from tabbench.splits import ALL_ROWS_RANDOM, PAIRED_RANDOM
 from tabbench.stats import (
     EloResult,
     FriedmanResult,
@@ -122,12 +126,22 @@ class SplitComparison:
         dataset (1 = the same order, 0 = no relation, −1 = reversed), baselines left out,
         with its interval from resampling datasets.
         """
-        question = (f"Does the {self.reference}-split ranking predict the {self.target}-split "
-                    "ranking?")
-        row = _pair_rows(self.agreement, self.reference, self.target)
+        return self._headline(self.reference, self.target)
+
+    def paired_headlines(self) -> list[str]:
+        """:meth:`headline` for each window strategy in the rankings against the random
+        split paired with it (:data:`tabbench.splits.PAIRED_RANDOM`: random split ``i``
+        holds window ``i``'s rows), TabReD's comparison of the split type alone."""
+        return [self._headline(paired, window) + f" ({paired}-i holds the rows of {window}-i.)"
+                for window, paired in PAIRED_RANDOM.items()
+                if window in self.strategies and paired in self.strategies]
+
+    def _headline(self, reference: str, target: str) -> str:
+        question = f"Does the {reference}-split ranking predict the {target}-split ranking?"
+        row = _pair_rows(self.agreement, reference, target)
         if row.is_empty():
-            return (f"{question} Not measured: no dataset has both a {self.reference} and a "
-                    f"{self.target} ranking of two or more models.")
+            return (f"{question} Not measured: no dataset has both a {reference} and a "
+                    f"{target} ranking of two or more models.")
         mean, low, high, n = row.row(0)[2:6]
         rough = ", rough with so few" if n < FEW_DATASETS else ""
         interval = (f"95% CI [{low:.2f}, {high:.2f}] from resampling the {n} datasets{rough}"
@@ -294,7 +308,8 @@ def _ranks(group: pl.DataFrame, score: str, name: str) -> pl.Series:
 
 
 def _order(strategies: list[str]) -> list[str]:
-    preferred = ["random", "stratified", "time", "sliding-window", "expanding-window", "group"]
+    preferred = ["random", ALL_ROWS_RANDOM, *PAIRED_RANDOM.values(), "stratified", "time",
+                 *PAIRED_RANDOM, "group"]
     return sorted(strategies, key=lambda s: (preferred.index(s) if s in preferred else 99, s))
 
 

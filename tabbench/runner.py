@@ -28,7 +28,7 @@ from tabbench.plugins import provenance_of, shipped
 from tabbench.predictions import write_predictions
 from tabbench.results import statuses, upgrade_results, write_result
 from tabbench.runlock import run_folder_lock
-from tabbench.splits import Split, is_time_based, make_splits
+from tabbench.splits import Split, make_splits, needs_time, run_strategies
 from tabbench.tuning import check_storage
 
 
@@ -63,7 +63,7 @@ def plan(config: BenchmarkConfig, datasets_dirs: list[Path] | None = None) -> li
         metric = spec.metric or default_metric(spec.task)
         get_metric(metric, spec.where)
         strategies = [s for s in config.splits
-                      if spec.time_column is not None or not is_time_based(s)]
+                      if spec.time_column is not None or not needs_time(s)]
         if len(strategies) < len(config.splits):
             warnings.warn(f"{spec.where}: no time_column, so time-based splits are skipped",
                           TabbenchWarning, stacklevel=2)
@@ -76,8 +76,8 @@ def plan(config: BenchmarkConfig, datasets_dirs: list[Path] | None = None) -> li
         for skipped in sorted(set(config.models) - set(models)):
             warnings.warn(f"{spec.where}: model {skipped!r} does not support task "
                           f"{spec.task!r}; skipped", TabbenchWarning, stacklevel=2)
-        for strategy in strategies:
-            params = config.split_params.get(strategy, {})
+        # ``random`` beside windows: the random splits paired with them (run_strategies)
+        for strategy, params in run_strategies(strategies, config.split_params, where):
             for split in _splits_or_unmade(dataset, strategy, params, unmade):
                 sizes = _training_sizes(config.train_rows, split, spec.where)
                 for model in models:

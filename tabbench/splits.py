@@ -1,6 +1,6 @@
 """Splits: named train / validation / test index arrays, made by registered splitters.
 
-(Longer than 500 lines: the six splitters share one set of parameter checks and one
+(Longer than 500 lines: the nine splitters share one set of parameter checks and one
 result check, kept beside them.)
 
 A :class:`Split` is data: an id such as ``time-0`` or ``random-2`` and three sorted,
@@ -12,7 +12,11 @@ disjoint int64 arrays of row indices. Splitters are looked up by name in
 The time-based kinds (``time``, ``sliding-window``, ``expanding-window``) order rows by the
 time column and never let rows sharing one timestamp straddle a boundary. ``random`` and
 ``stratified`` use the part sizes the ``time`` split gives on the same data, so scores
-under the two are comparable. ``group`` keeps every group in a single part.
+under the two are comparable; ``random-sliding-window`` and ``random-expanding-window``
+are paired with the windows (split ``i`` = window ``i``'s rows, reshuffled into its
+sizes: TabReD's random splits), and in a run with windows ``random`` means them
+(:func:`run_strategies`); ``random-all`` is the all-rows random split under a name no
+pairing changes. ``group`` keeps every group in a single part.
 :func:`make_splits` runs a splitter on a :class:`~tabbench.datasets.dataset.Dataset`
 with a seed derived from (fingerprint, strategy, params, seed) and checks the result.
 
@@ -51,14 +55,27 @@ from tabbench.exceptions import SplitError, TabbenchError, UnsplittableError
 if TYPE_CHECKING:
     from tabbench.datasets.dataset import Dataset
 
-__all__ = ["SPLITTERS", "TIME_KINDS", "Split", "SplitKind", "find_split", "is_time_based",
-           "make_splits", "register_splitter", "split_names", "training_subset"]
+__all__ = ["ALL_ROWS_RANDOM", "PAIRED_RANDOM", "SPLITTERS", "TIME_KINDS", "Split", "SplitKind",
+           "find_split", "is_time_based", "make_splits", "needs_time", "register_splitter",
+           "run_strategies", "split_names", "training_subset"]
 
-SplitKind = Literal["time", "sliding-window", "expanding-window", "random", "stratified", "group"]
+SplitKind = Literal["time", "sliding-window", "expanding-window", "random", "random-all",
+                    "random-sliding-window", "random-expanding-window", "stratified", "group"]
 #: Seeded kinds whose split ``i`` does not depend on how many splits are made (it is drawn
 #: from the ``i``-th child of the seed), so ``n_splits`` is not part of a split's identity:
 #: raising it adds splits and keeps the ones made before, and their results.
-COUNT_FREE_KINDS: tuple[str, ...] = ("random", "stratified", "group")
+COUNT_FREE_KINDS: tuple[str, ...] = ("random", "random-all", "stratified", "group")
+#: The random split paired with each windowed time-based strategy: split ``i`` is the rows
+#: of window ``i`` shuffled into its sizes (TabReD's random splits). In a run with windows,
+#: ``random`` means these (:func:`run_strategies`).
+PAIRED_RANDOM: dict[str, str] = {"sliding-window": "random-sliding-window",
+                                 "expanding-window": "random-expanding-window"}
+#: The all-rows random split under its own name: ``random`` is all-rows only in a run
+#: without windows (or beside ``time``).
+ALL_ROWS_RANDOM = "random-all"
+#: Strategies whose split seeds are derived under another name, so their rows are that
+#: strategy's: ``random-all-<i>`` holds ``random-<i>``'s rows.
+_SEED_NAMES = {ALL_ROWS_RANDOM: "random"}
 DEFAULT_FRACTIONS: tuple[float, float, float] = (0.6, 0.2, 0.2)
 _PARTS = ("train", "val", "test")
 _COMMON = ("n_rows", "time", "y", "groups", "seed", "where")
@@ -446,21 +463,29 @@ def split_time(n_rows: int, *, time: np.ndarray | None, y: np.ndarray | None,
 
 
 def _windows(name: str, n_rows: int, time: np.ndarray | None, where: str, n_splits: Any,
-             fractions: Any, gap: Any, expanding: bool) -> list[Split]:
+             fractions: Any, size: Any, gap: Any, expanding: bool) -> list[Split]:
     k = _count(n_splits, "n_splits", 1, name, where)
-    f = _fractions(fractions, name, where)
     gap = _count(gap, "gap", 0, name, where)
+    if size is not None:
+        if fractions is not None:
+            message = f"{_prefix(where)}split {name!r}: give either fractions or size, not both"
+            raise SplitError(message)
+        test = val = _count(size, "size", 1, name, where)
+        shape = f"size {test}"
+    else:
+        f = _fractions(fractions, name, where)
+        width = n_rows / (1 + (k - 1) * f[2])
+        test = _round(width * f[2])
+        val = _round(width * f[1])
+        shape = f"fractions {f}"
     order, t_sorted = _time_order(time, n_rows, name, where)
-    width = n_rows / (1 + (k - 1) * f[2])
-    test = _round(width * f[2])
-    val = _round(width * f[1])
     train = n_rows - val - k * test
     if min(train, val, test) < 1:
         message = (f"{_prefix(where)}split {name!r}: too few rows: {n_rows} rows give "
                    f"train/val/test windows of {train}/{val}/{test} rows with "
-                   f"n_splits={k} and fractions {f}")
+                   f"n_splits={k} and {shape}")
         raise UnsplittableError(message)
-    reason = f"too few rows ({n_rows} rows, n_splits {k}, fractions {f}, gap {gap})"
+    reason = f"too few rows ({n_rows} rows, n_splits {k}, {shape}, gap {gap})"
     splits = []
     for i in range(k):
         shift = i * test
@@ -476,7 +501,9 @@ _WINDOW_DOC = """Several time splits moving forward in time (TabReD's protocol).
     window is ``W = n_rows / (1 + (k - 1) * f2)`` rows, so that ``k`` windows shifted by
     the test size fit exactly; then ``S = round(W * f2)`` (test size and shift),
     ``V = round(W * f1)`` (val size) and ``T = n_rows - V - k * S`` (train size of the
-    first split). Split ``i`` (``0 <= i < k``), with ``s = i * S``, has
+    first split). With ``size`` instead of fractions, ``S = V = size`` and so
+    ``T = n_rows - (k + 1) * size``: TabReD's windows (its ``test_val_size``; ``T = N - 4S``
+    with its ``k = 3``). Split ``i`` (``0 <= i < k``), with ``s = i * S``, has
     ``val = [s + T, s + T + V)`` and ``test = [s + T + V, s + T + V + S)`` in time
     order, so the last test part ends at the last row. ``sliding-window`` has
     ``train = [s, s + T)`` (fixed size); ``expanding-window`` has ``train = [0, s + T)``.
@@ -498,6 +525,8 @@ _WINDOW_DOC = """Several time splits moving forward in time (TabReD's protocol).
         Number of splits ``k``.
     fractions : tuple of 3 floats, default (0.6, 0.2, 0.2)
         Relative train/val/test sizes of the first window.
+    size : int, optional
+        Instead of fractions: the rows of each val and test part, and the shift.
     gap : int, default 0
         Rows dropped after each boundary.
 
@@ -516,16 +545,18 @@ _WINDOW_DOC = """Several time splits moving forward in time (TabReD's protocol).
 @_splitter("sliding-window", time_based=True)
 def split_sliding_window(n_rows: int, *, time: np.ndarray | None, y: np.ndarray | None,
                          groups: np.ndarray | None, seed: int, where: str, n_splits: int = 3,
-                         fractions: Any = None, gap: int = 0) -> list[Split]:
-    return _windows("sliding-window", n_rows, time, where, n_splits, fractions, gap,
+                         fractions: Any = None, size: int | None = None,
+                         gap: int = 0) -> list[Split]:
+    return _windows("sliding-window", n_rows, time, where, n_splits, fractions, size, gap,
                     expanding=False)
 
 
 @_splitter("expanding-window", time_based=True)
 def split_expanding_window(n_rows: int, *, time: np.ndarray | None, y: np.ndarray | None,
                            groups: np.ndarray | None, seed: int, where: str, n_splits: int = 3,
-                           fractions: Any = None, gap: int = 0) -> list[Split]:
-    return _windows("expanding-window", n_rows, time, where, n_splits, fractions, gap,
+                           fractions: Any = None, size: int | None = None,
+                           gap: int = 0) -> list[Split]:
+    return _windows("expanding-window", n_rows, time, where, n_splits, fractions, size, gap,
                     expanding=True)
 
 
@@ -582,19 +613,93 @@ _SEEDED_PARAMS_DOC = """
     """
 
 
+def _random(name: str, n_rows: int, time: np.ndarray | None, seed: int, where: str,
+            fractions: Any, cuts: Any, gap: Any, n_splits: Any) -> list[Split]:
+    k = _count(n_splits, "n_splits", 1, name, where)
+    n_train, n_val, n_test = _sizes(name, n_rows, time, where, fractions, cuts, gap)
+    splits = []
+    for i, child in enumerate(_seeds(seed, k)):
+        perm = np.random.default_rng(child).permutation(n_rows)
+        splits.append(Split(f"{name}-{i}", *_cut(perm, n_train, n_val, n_test)))
+    return splits
+
+
+def _cut(perm: np.ndarray, n_train: int, n_val: int, n_test: int) -> list[np.ndarray]:
+    """The first ``n_train``, the next ``n_val`` and the next ``n_test`` rows of ``perm``,
+    each sorted."""
+    ends = np.cumsum([n_train, n_val, n_test])
+    return [np.sort(perm[lo:hi]) for lo, hi in zip((0, *ends[:2]), ends, strict=True)]
+
+
 @_splitter("random", time_based=False)
 def split_random(n_rows: int, *, time: np.ndarray | None, y: np.ndarray | None,
                  groups: np.ndarray | None, seed: int, where: str, fractions: Any = None,
                  cuts: Any = None, gap: int = 0, n_splits: int = 1) -> list[Split]:
-    k = _count(n_splits, "n_splits", 1, "random", where)
-    n_train, n_val, n_test = _sizes("random", n_rows, time, where, fractions, cuts, gap)
+    return _random("random", n_rows, time, seed, where, fractions, cuts, gap, n_splits)
+
+
+@_splitter(ALL_ROWS_RANDOM, time_based=False)
+def split_random_all(n_rows: int, *, time: np.ndarray | None, y: np.ndarray | None,
+                     groups: np.ndarray | None, seed: int, where: str, fractions: Any = None,
+                     cuts: Any = None, gap: int = 0, n_splits: int = 1) -> list[Split]:
+    return _random(ALL_ROWS_RANDOM, n_rows, time, seed, where, fractions, cuts, gap, n_splits)
+
+
+def _paired(window: str, n_rows: int, time: np.ndarray | None, seed: int, where: str,
+            n_splits: Any, fractions: Any, size: Any, gap: Any) -> list[Split]:
+    """Window ``i`` of ``window``'s splits, its rows shuffled into its part sizes."""
+    windows = _windows(window, n_rows, time, where, n_splits, fractions, size, gap,
+                       expanding=window == "expanding-window")
     splits = []
-    for i, child in enumerate(_seeds(seed, k)):
-        perm = np.random.default_rng(child).permutation(n_rows)
-        splits.append(Split(f"random-{i}", np.sort(perm[:n_train]),
-                            np.sort(perm[n_train:n_train + n_val]),
-                            np.sort(perm[n_train + n_val:n_train + n_val + n_test])))
+    for i, (split, child) in enumerate(zip(windows, _seeds(seed, len(windows)), strict=True)):
+        rows = np.sort(np.concatenate([split.train, split.val, split.test]))
+        perm = np.random.default_rng(child).permutation(rows)
+        splits.append(Split(f"{PAIRED_RANDOM[window]}-{i}",
+                            *_cut(perm, split.train.size, split.val.size, split.test.size)))
     return splits
+
+
+@_splitter(PAIRED_RANDOM["sliding-window"], time_based=False)
+def split_random_sliding_window(n_rows: int, *, time: np.ndarray | None,
+                                y: np.ndarray | None, groups: np.ndarray | None, seed: int,
+                                where: str, n_splits: int = 3, fractions: Any = None,
+                                size: int | None = None, gap: int = 0) -> list[Split]:
+    return _paired("sliding-window", n_rows, time, seed, where, n_splits, fractions, size, gap)
+
+
+@_splitter(PAIRED_RANDOM["expanding-window"], time_based=False)
+def split_random_expanding_window(n_rows: int, *, time: np.ndarray | None,
+                                  y: np.ndarray | None, groups: np.ndarray | None, seed: int,
+                                  where: str, n_splits: int = 3, fractions: Any = None,
+                                  size: int | None = None, gap: int = 0) -> list[Split]:
+    return _paired("expanding-window", n_rows, time, seed, where, n_splits, fractions, size,
+                   gap)
+
+
+_PAIRED_DOC = """The random split paired with ``{window}`` (TabReD's random splits): split ``i``
+    holds exactly the rows of ``{window}-{{i}}`` (its train, val and test rows; the ``gap``
+    rows it drops stay out), shuffled with the ``i``-th child of
+    ``numpy.random.SeedSequence(seed)`` into that window's train/val/test sizes.
+
+    So a random-vs-{window} comparison differs in the split type only: the same rows,
+    period and sizes, where the all-rows ``random`` split draws from every row. TabReD
+    (``preprocessing/*.py``) does this for its sliding windows, with one
+    ``np.random.seed(0)`` before the loop; here each split has its own seed, so split ``i``
+    does not depend on the draws of the splits before it. The parameters are
+    ``{window}``'s (see there) and must be the same as its own to pair with it: in a run,
+    :func:`run_strategies` hands the window's ``split_params`` to both.
+
+    Returns
+    -------
+    list of Split
+        Ids ``{paired}-0`` … ``{paired}-<k-1>``. Not time-based (the parts are not ordered
+        in time), but the time column is required.
+    """
+
+split_random_sliding_window.__doc__ = _PAIRED_DOC.format(
+    window="sliding-window", paired=PAIRED_RANDOM["sliding-window"])
+split_random_expanding_window.__doc__ = _PAIRED_DOC.format(
+    window="expanding-window", paired=PAIRED_RANDOM["expanding-window"])
 
 
 @_splitter("stratified", time_based=False)
@@ -633,7 +738,16 @@ def split_stratified(n_rows: int, *, time: np.ndarray | None, y: np.ndarray | No
     return splits
 
 
-split_random.__doc__ = "Seeded random permutation cut into parts.\n" + _SEEDED_PARAMS_DOC
+split_random.__doc__ = (
+    "Seeded random permutation of all rows cut into parts (the all-rows random split).\n\n"
+    "    In a run with sliding or expanding windows, the name ``random`` means the random\n"
+    "    split paired with each time-based strategy instead (:func:`run_strategies`).\n"
+    + _SEEDED_PARAMS_DOC)
+split_random_all.__doc__ = (
+    "The all-rows random split under a name no pairing changes (ids ``random-all-<i>``).\n\n"
+    "    Split ``i`` has the same rows as ``random-<i>`` with the same parameters (its seed is\n"
+    "    derived as ``random``'s); its own ids keep its results apart from ``random``'s.\n"
+    + _SEEDED_PARAMS_DOC)
 split_stratified.__doc__ = (
     "Like ``random``, keeping the class proportions of ``y`` (integer class codes) in each\n"
     "    part; every class needs at least 2 rows.\n" + _SEEDED_PARAMS_DOC
@@ -708,6 +822,63 @@ def split_names() -> list[str]:
     return SPLITTERS.names()
 
 
+def needs_time(strategy: str) -> bool:
+    """Whether ``strategy`` needs a time column: the time-based kinds and the random splits
+    paired with windows (skipped, like them, on a dataset without one)."""
+    return is_time_based(strategy) or strategy in PAIRED_RANDOM.values()
+
+
+def run_strategies(strategies: Sequence[str], split_params: dict[str, dict[str, Any]],
+                   where: str = "config") -> list[tuple[str, dict[str, Any]]]:
+    """The split strategies a run makes from its ``splits`` names, each with its params.
+
+    ``random`` means the random split paired with each time-based strategy of the run, so
+    that random-vs-X compares the split type only (TabReD's pairing):
+
+    - beside ``sliding-window`` / ``expanding-window``: ``random-sliding-window`` /
+      ``random-expanding-window`` (split ``i`` = window ``i``'s rows reshuffled into its
+      sizes, see :data:`PAIRED_RANDOM`), made with the window's ``split_params``;
+    - beside ``time``, or when no window is in the run: ``random`` itself, the all-rows
+      split sized like the time split (the time split covers all rows).
+
+    A run without windows is unchanged: the same strategies, params, split ids and job ids
+    as before paired splits existed. ``random-all`` (:data:`ALL_ROWS_RANDOM`) is the
+    all-rows split under a name no pairing changes. Pass the names that apply to one
+    dataset (without a time column there are no windows, and ``random`` is all-rows).
+
+    Raises
+    ------
+    SplitError
+        If ``split_params`` sets a paired strategy's params other than its window's (the
+        message names the key).
+    """
+    names = [s.lower() for s in strategies]
+    windows = [w for w in names if w in PAIRED_RANDOM]
+    made: list[str] = []
+    for name in names:
+        if name == "random" and windows:
+            paired = [PAIRED_RANDOM[w] for w in windows]
+            made.extend((["random"] if "time" in names else []) + paired)
+        else:
+            made.append(name)
+    window_of = {paired: window for window, paired in PAIRED_RANDOM.items()}
+    result = []
+    for name in dict.fromkeys(made):
+        params = dict(split_params.get(name, {}))
+        window = window_of.get(name)
+        if window is not None:
+            own = split_params.get(window, {})
+            if name in split_params and window in names and params != own:
+                message = (f"{where}: split_params.{name} must be the same as "
+                           f"split_params.{window} (a paired random split takes its "
+                           f"windows' params) or left out; got {params!r} and {own!r}")
+                raise SplitError(message)
+            if name not in split_params:
+                params = dict(own)
+        result.append((name, params))
+    return result
+
+
 def identity_params(strategy: str, params: dict[str, Any]) -> dict[str, Any]:
     """The params that determine a split of ``strategy``: all of them, except ``n_splits``
     for the kinds in :data:`COUNT_FREE_KINDS`."""
@@ -719,7 +890,8 @@ def identity_params(strategy: str, params: dict[str, Any]) -> dict[str, Any]:
 def _derive_seed(fingerprint: str, strategy: str, params: dict[str, Any], seed: int) -> int:
     """A 64-bit seed from the inputs, stable across processes (unlike ``hash()``)."""
     params = identity_params(strategy, params)
-    payload = json.dumps([fingerprint, strategy.lower(), sorted(params.items()), seed],
+    strategy = _SEED_NAMES.get(strategy.lower(), strategy.lower())
+    payload = json.dumps([fingerprint, strategy, sorted(params.items()), seed],
                          default=str)
     return int.from_bytes(hashlib.sha256(payload.encode()).digest()[:8], "little")
 

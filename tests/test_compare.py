@@ -405,3 +405,50 @@ def test_compare_splits_from_a_config_with_two_seeds_prints_the_statistics(tabbe
                     "dataset"):
         assert heading in page, heading
     assert "No shift table in this run folder" not in page
+
+
+def test_compare_splits_with_sliding_windows_plans_the_paired_random_splits():
+    from dataclasses import replace
+    from pathlib import Path
+
+    from tabbench.config import load_config
+    from tabbench.runner import plan
+    from tabbench.split_study import check_strategies
+
+    root = Path(__file__).resolve().parents[1]
+    config = replace(load_config(root / "configs" / "smoke.toml"), models=("linear",),
+                     splits=("random", "time", "sliding-window"),
+                     split_params={"sliding-window": {"n_splits": 2}})
+    check_strategies(config)  # what compare-splits runs
+    jobs = plan(config)
+    assert sorted(job.split_id for job in jobs) == [
+        "random-0", "random-sliding-window-0", "random-sliding-window-1", "sliding-window-0",
+        "sliding-window-1", "time-0"]
+    assert len({job.job_id for job in jobs}) == len(jobs)
+    dataset = load_subsample(jobs[0].spec, config.max_rows)
+    by_id = {job.split_id: find_split(dataset, job) for job in jobs}
+    for i in range(2):
+        window, paired = by_id[f"sliding-window-{i}"], by_id[f"random-sliding-window-{i}"]
+        assert [p.size for p in (paired.train, paired.val, paired.test)] == [
+            p.size for p in (window.train, window.val, window.test)]
+        assert np.array_equal(np.sort(np.concatenate([paired.train, paired.val, paired.test])),
+                              np.sort(np.concatenate([window.train, window.val, window.test])))
+    paired_job = next(job for job in jobs if job.split_strategy == "random-sliding-window")
+    assert paired_job.split_params == {"n_splits": 2}
+
+
+def test_each_window_strategy_is_compared_with_its_paired_random_split():
+    scores = {}
+    for i in range(3):
+        for strategy in ("random", "time", "random-sliding-window", "sliding-window"):
+            scores[(f"d{i}", strategy)] = {m: [0.9 - 0.05 * k] for k, m in enumerate("abcd")}
+    comparison = compare_splits(_results(scores), n_bootstrap=50)
+    assert comparison.strategies == ["random", "random-sliding-window", "time",
+                                     "sliding-window"]
+    assert comparison.headline().startswith(
+        "Does the random-split ranking predict the time-split ranking?")
+    [paired] = comparison.paired_headlines()
+    assert paired.startswith("Does the random-sliding-window-split ranking predict the "
+                             "sliding-window-split ranking? Mean per-dataset Kendall tau = 1.00")
+    assert paired.endswith("(random-sliding-window-i holds the rows of sliding-window-i.)")
+    assert compare_splits(_planted(["a", "b", "c", "d"]), n_bootstrap=50).paired_headlines() == []

@@ -9,7 +9,7 @@ import pytest
 from tabbench.datasets.dataset import Dataset
 from tabbench.datasets.spec import DatasetSpec
 from tabbench.exceptions import SplitError, UnknownNameError, UnsplittableError
-from tabbench.splits import SPLITTERS, Split, make_splits, split_names
+from tabbench.splits import SPLITTERS, Split, make_splits, run_strategies, split_names
 
 
 def run(name: str, n_rows: int, *, time=None, y=None, groups=None, seed=0, **params):
@@ -36,6 +36,7 @@ def dataset(task: str = "binary", n: int = 10, fingerprint: str = "abc") -> Data
 
 def test_registry_names():
     assert split_names() == ["time", "sliding-window", "expanding-window", "random",
+                             "random-all", "random-sliding-window", "random-expanding-window",
                              "stratified", "group"]
 
 
@@ -277,7 +278,9 @@ def test_the_data_or_the_parameters_are_told_apart(name, n_rows, kwargs, data):
 
 def test_unknown_splitter_name():
     with pytest.raises(UnknownNameError, match="unknown split 'nope'; valid names are: "
-                       "expanding-window, group, random, sliding-window, stratified, time"):
+                       "expanding-window, group, random, random-all, "
+                       "random-expanding-window, random-sliding-window, sliding-window, "
+                       "stratified, time"):
         SPLITTERS.get("nope")
 
 
@@ -333,3 +336,145 @@ def test_window_count_is_part_of_a_windows_identity():
     two = make_splits(dataset(n=30), "sliding-window", {"n_splits": 2})
     three = make_splits(dataset(n=30), "sliding-window", {"n_splits": 3})
     assert not np.array_equal(two[0].test, three[0].test)
+
+
+# --- random splits paired with the windows (TabReD's random splits) ----------------------
+
+
+def tabred_windows(n: int, size: int, k: int = 3) -> list[dict[str, np.ndarray]]:
+    """TabReD's sliding windows, as ``preprocessing/weather.py`` L122-141 makes them on rows
+    already in time order (docs/tabred/protocol.md, section 1.2)."""
+    train_size = n - (k - 1) * size - 2 * size
+    windows = [{"train": np.arange(train_size),
+                "val": np.arange(train_size, train_size + size),
+                "test": np.arange(train_size + size, train_size + 2 * size)}]
+    for _ in range(1, k):
+        windows.append({part: rows + size for part, rows in windows[-1].items()})
+    return windows
+
+
+def sizes(split: Split) -> tuple[int, int, int]:
+    return split.train.size, split.val.size, split.test.size
+
+
+def test_paired_random_splits_have_tabreds_sliding_window_rows_and_sizes():
+    n, size = 28_321, 4_500  # sberbank-housing: N and TabReD's test_val_size
+    time = np.arange(n)[::-1]  # rows in reverse time order: window rows are by time, not index
+    windows = run("sliding-window", n, time=time, size=size)
+    paired = run("random-sliding-window", n, time=time, seed=7, size=size)
+    expected = tabred_windows(n, size)
+    assert [s.id for s in paired] == [f"random-sliding-window-{i}" for i in range(3)]
+    for window, split, tabred in zip(windows, paired, expected, strict=True):
+        tabred_rows = {part: np.sort(n - 1 - rows) for part, rows in tabred.items()}
+        assert parts(window) == tuple(tabred_rows[p].tolist() for p in ("train", "val", "test"))
+        assert sizes(split) == sizes(window) == (10_321, 4_500, 4_500)
+        window_rows = np.concatenate([window.train, window.val, window.test])
+        assert np.array_equal(np.sort(np.concatenate([split.train, split.val, split.test])),
+                              np.sort(window_rows))
+        split.check(n_rows=n)
+        assert not np.array_equal(split.test, window.test)  # shuffled, not the window again
+
+
+def test_paired_random_splits_pair_with_fraction_windows_and_expanding_windows():
+    n = 28_321
+    for window_kind in ("sliding-window", "expanding-window"):
+        windows = run(window_kind, n, time=range(n), n_splits=2)
+        paired = run(f"random-{window_kind}", n, time=range(n), n_splits=2)
+        assert len(paired) == 2
+        for window, split in zip(windows, paired, strict=True):
+            assert sizes(split) == sizes(window)
+            assert set(np.concatenate([split.train, split.val, split.test]).tolist()) == set(
+                np.concatenate([window.train, window.val, window.test]).tolist())
+    # the default fractions: 12,137 / 4,046 / 4,046, against all-rows random's 60/20/20
+    assert [sizes(s) for s in run("random-sliding-window", n, time=range(n))] == [
+        (12_137, 4_046, 4_046)] * 3
+    assert sizes(run("random", n, time=range(n))[0]) == (16_993, 5_664, 5_664)
+
+
+def test_paired_random_splits_leave_out_the_windows_gap_rows():
+    [window] = run("sliding-window", 40, time=range(40), n_splits=1, gap=2)
+    [split] = run("random-sliding-window", 40, time=range(40), n_splits=1, gap=2)
+    assert sizes(split) == sizes(window)
+    kept = np.concatenate([split.train, split.val, split.test])
+    assert set(kept.tolist()) == set(np.concatenate([window.train, window.val,
+                                                     window.test]).tolist())
+
+
+def test_paired_random_splits_are_deterministic_and_seeded():
+    first = run("random-sliding-window", 200, time=range(200), seed=3)
+    again = run("random-sliding-window", 200, time=range(200), seed=3)
+    other = run("random-sliding-window", 200, time=range(200), seed=4)
+    assert [parts(s) for s in first] == [parts(s) for s in again]
+    assert [parts(s) for s in first] != [parts(s) for s in other]
+    made = make_splits(dataset(n=40), "random-sliding-window")
+    assert [parts(s) for s in made] == [parts(s) for s in
+                                        make_splits(dataset(n=40), "random-sliding-window")]
+
+
+def test_window_free_random_splits_and_job_ids_are_unchanged():
+    """The values were recorded before paired splits existed: a committed leaderboard's
+    random jobs keep their ids and rows."""
+    import hashlib
+
+    from tabbench.config import BUDGETS
+    from tabbench.job import Job
+
+    data = dataset(n=40)
+    made = [(s.id, *parts(s)) for strategy, params in [
+        ("random", {}), ("random", {"n_splits": 2}), ("time", {}), ("sliding-window", {})]
+        for s in make_splits(data, strategy, params)]
+    assert hashlib.sha256(repr(made).encode()).hexdigest()[:16] == "0109b94444799fb3"
+    ids = {budget: Job(run="r", spec=data.spec, dataset_fingerprint="abc",
+                       split_strategy="random", split_id="random-0", model="xgboost",
+                       variant="tuned", seed=0, budget=BUDGETS.get(budget),
+                       metric="roc_auc").job_id for budget in ("smoke", "quick", "standard")}
+    assert ids == {"smoke": "t-random-0-xgboost-tuned-s0-c5a8d42845ff",
+                   "quick": "t-random-0-xgboost-tuned-s0-a18ad0ee86a3",
+                   "standard": "t-random-0-xgboost-tuned-s0-1820cbf43af3"}
+    for names in (["time", "random"], ["random"], ["random", "group", "stratified"]):
+        params = {"random": {"n_splits": 2}}
+        assert run_strategies(names, params) == [(n, params.get(n, {})) for n in names]
+
+
+def test_random_beside_windows_means_the_paired_random_splits():
+    params = {"sliding-window": {"n_splits": 2}, "random": {"n_splits": 2}}
+    assert run_strategies(["random", "time", "sliding-window"], params) == [
+        ("random", {"n_splits": 2}), ("random-sliding-window", {"n_splits": 2}),
+        ("time", {}), ("sliding-window", {"n_splits": 2})]
+    assert run_strategies(["sliding-window", "expanding-window", "random"], {}) == [
+        ("sliding-window", {}), ("expanding-window", {}), ("random-sliding-window", {}),
+        ("random-expanding-window", {})]
+    assert run_strategies(["random-all", "sliding-window"], {}) == [
+        ("random-all", {}), ("sliding-window", {})]
+    with pytest.raises(SplitError, match=r"^cfg.toml: split_params.random-sliding-window must "
+                                         r"be the same as split_params.sliding-window"):
+        run_strategies(["random", "sliding-window"], {"sliding-window": {"n_splits": 2},
+                                                      "random-sliding-window": {}}, "cfg.toml")
+
+
+def test_random_all_has_the_rows_of_random_under_its_own_ids():
+    data = dataset(n=40)
+    every = make_splits(data, "random-all", {"n_splits": 2})
+    assert [s.id for s in every] == ["random-all-0", "random-all-1"]
+    assert [parts(s) for s in every] == [parts(s) for s in
+                                         make_splits(data, "random", {"n_splits": 2})]
+
+
+@pytest.mark.parametrize(("name", "kwargs", "match"), [
+    ("sliding-window", {"size": 0}, r"'sliding-window': size must be an integer >= 1; got 0"),
+    ("random-sliding-window", {"size": 2, "fractions": (0.6, 0.2, 0.2)},
+     r"'sliding-window': give either fractions or size, not both"),
+    ("random-expanding-window", {"size": True}, r"size must be an integer >= 1; got True"),
+])
+def test_window_size_errors(name, kwargs, match):
+    with pytest.raises(SplitError, match=match):
+        run(name, 20, time=range(20), **kwargs)
+
+
+def test_paired_random_split_needs_a_time_column_and_rows_enough():
+    with pytest.raises(UnsplittableError, match=r"split 'sliding-window' needs a time_column"):
+        run("random-sliding-window", 20)
+    with pytest.raises(UnsplittableError, match=r"too few rows: 20 rows give train/val/test "
+                                                r"windows of 0/5/5 rows with n_splits=3 and "
+                                                r"size 5"):
+        run("random-sliding-window", 20, time=range(20), size=5)
