@@ -15,7 +15,7 @@ import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import polars as pl
 import typer
@@ -39,6 +39,8 @@ DatasetsDir = Annotated[
     list[Path] | None,
     typer.Option("--datasets-dir", help="Extra folder of dataset TOMLs (repeatable)."),
 ]
+BUDGET_HELP = ("smoke, quick, standard or paper (TabReD's protocol: a run with it prints "
+               "what still differs from TabReD's code).")
 PluginOption = Annotated[
     list[str] | None,
     typer.Option("--plugin", help="A plugin: a .py file or an importable module that "
@@ -65,7 +67,7 @@ def run(
                                                       help="Dataset name (repeatable).")] = None,
     models: Annotated[str | None, typer.Option(help="Comma-separated model names.")] = None,
     splits: Annotated[str | None, typer.Option(help="Comma-separated split strategies.")] = None,
-    budget: Annotated[str | None, typer.Option(help="smoke, quick, standard or paper.")] = None,
+    budget: Annotated[str | None, typer.Option(help=BUDGET_HELP)] = None,
     jobs: Annotated[int | None, typer.Option("--jobs", "-j", help="Parallel jobs.")] = None,
     out: Annotated[Path | None, typer.Option(help="Output folder.")] = None,
     seeds: Annotated[str | None, typer.Option(help="Comma-separated seeds.")] = None,
@@ -117,6 +119,7 @@ def run(
         store_predictions=predictions, ensemble=ensemble,
         features=_feature_sets(cfg, top_k),
     )
+    _describe_budget(cfg.budget)
     with _progress(cfg.name) as callbacks:
         summary = run_benchmark(cfg, datasets_dirs=datasets_dir, retry_failed=retry_failed,
                                 **callbacks)
@@ -127,6 +130,14 @@ def run(
     _print_leaderboard(summary.out_dir)
     console.print(f"Results: [bold]{summary.out_dir}/results/*.parquet[/] "
                   f"(trials in {summary.out_dir}/trials/)")
+
+
+def _describe_budget(budget: Any) -> None:
+    """Print a budget's description when it has one (``paper``: TabReD's protocol and what
+    still differs from it), before its jobs start."""
+    if budget.description:
+        console.print(f"Budget {budget.name}: {budget.description}", markup=False,
+                      highlight=False)
 
 
 @contextmanager
@@ -675,7 +686,7 @@ def compare_splits_command(
     splits: Annotated[str | None, typer.Option(
         help="Split strategies to compare (default: the config's, or random,time,"
              "sliding-window without a config).")] = None,
-    budget: Annotated[str | None, typer.Option(help="smoke, quick, standard or paper.")] = None,
+    budget: Annotated[str | None, typer.Option(help=BUDGET_HELP)] = None,
     jobs: Annotated[int | None, typer.Option("--jobs", "-j", help="Parallel jobs.")] = None,
     max_rows: Annotated[int | None, typer.Option(help="Subsample datasets to this many rows.")] = None,
     seeds: Annotated[str | None, typer.Option(
@@ -713,6 +724,7 @@ def compare_splits_command(
         budget=budget, jobs=jobs, out=out, max_rows=max_rows,
         seeds=_seed_list(seeds) if seeds else None,
         train_rows=_int_list(train_rows, "--train-rows", minimum=10) if train_rows else None)
+    _describe_budget(cfg.budget)
     with _progress(cfg.name) as callbacks:
         study = study_splits(cfg, datasets_dirs=datasets_dir, **callbacks)
     comparison = study.comparison

@@ -93,6 +93,8 @@ class Job:
                        self.budget.eval_seeds, self.budget.max_rounds, self.budget.timeout],
             "seed": self.seed, "metric": self.metric, "max_rows": self.max_rows,
         }
+        if protocol := self.budget.protocol_key():  # absent for budgets without one
+            key["budget_protocol"] = protocol
         if self.train_rows is not None:  # absent otherwise: whole-training-part ids unchanged
             key["train_rows"] = self.train_rows
         if self.features is not None:  # absent otherwise, so all-features ids never change
@@ -192,11 +194,12 @@ def tune_shared(job: Job, dataset: Dataset | None = None, worker: int = 0,
     spec = _job_model(job)
     with threadpool_limits(limits=job.n_threads):
         data, _, _ = _prepare(job, spec, dataset, {})
-        n_trials = job.budget.trials_for(spec.family)
+        n_trials = job.budget.trials_for(spec.family, spec.name)
         share = n_trials // n_workers + (worker < n_trials % n_workers)
         result = tune(spec, data, n_trials=n_trials, seed=job.seed,
                       timeout=job.budget.timeout, storage=job.storage, study_name=job.job_id,
-                      sampler_seed=job.seed * 1000 + worker + 1, share=share)
+                      sampler_seed=job.seed * 1000 + worker + 1, share=share,
+                      fixed=job.budget.params_for(spec.family), prune=job.budget.prune)
     return result.n_trials_here
 
 
@@ -273,13 +276,15 @@ def _run(job: Job, row: dict[str, Any],
     data, rank_seconds, stored = _prepare(job, spec, dataset, row)
     trials = None
     if job.variant == "tuned" and spec.tunable:
-        result = tune(spec, data, n_trials=job.budget.trials_for(spec.family), seed=job.seed,
-                      timeout=job.budget.timeout, storage=job.storage, study_name=job.job_id)
+        result = tune(spec, data, n_trials=job.budget.trials_for(spec.family, spec.name),
+                      seed=job.seed, timeout=job.budget.timeout, storage=job.storage,
+                      study_name=job.job_id, fixed=job.budget.params_for(spec.family),
+                      prune=job.budget.prune)
         params, trials = result.best_params, result.trials
         row.update(n_trials=result.n_trials, tune_seconds=rank_seconds + result.seconds,
                    val_score=result.best_value)
     else:
-        params = dict(spec.default_params)
+        params = {**spec.default_params, **job.budget.params_for(spec.family)}
         row.update(n_trials=0, tune_seconds=rank_seconds)
     outcomes = [
         fit_and_score(spec, params, data, seed=1000 * job.seed + i, parts=("val", "test"),

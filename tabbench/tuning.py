@@ -177,7 +177,8 @@ def _open_storage(url: str | None) -> Any:
 def tune(spec: ModelSpec, data: PreparedData, *, n_trials: int, seed: int,
          timeout: float | None = None, storage: str | None = None,
          study_name: str | None = None, pruner: Any = None, sampler_seed: int | None = None,
-         share: int | None = None) -> TuneResult:
+         share: int | None = None, fixed: dict[str, Any] | None = None,
+         prune: bool = True) -> TuneResult:
     """Search ``spec``'s space on the validation part.
 
     The first trial uses the model's default params, so the tuned model never loses to the
@@ -185,7 +186,10 @@ def tune(spec: ModelSpec, data: PreparedData, *, n_trials: int, seed: int,
     if every trial fails, the first error is raised. With ``storage`` (any Optuna storage
     URL) the study is persistent: a resumed study only runs the trials still missing.
     Iterative models report the validation metric after each epoch and ``pruner``
-    (default: Optuna's ``MedianPruner`` after 5 trials and 5 epochs) stops hopeless trials.
+    (default: Optuna's ``MedianPruner`` after 5 trials and 5 epochs) stops hopeless trials;
+    ``prune=False`` runs every trial to its end (TabReD's tuner, the ``paper`` budget).
+    ``fixed`` params (the budget's, e.g. the rounds and patience) are set in every trial,
+    over the defaults and the sampled params, and are part of each trial's ``params``.
 
     ``share``: other processes tune the same stored study at the same time (each with its
     own ``sampler_seed``) and this one runs at most ``share`` trials, its part of the
@@ -198,7 +202,9 @@ def tune(spec: ModelSpec, data: PreparedData, *, n_trials: int, seed: int,
     """
     import optuna  # heavy: loaded only where a study is used, not by a plain fit
 
-    if pruner is None:
+    if not prune:
+        pruner = optuna.pruners.NopPruner()
+    elif pruner is None:
         pruner = optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=5)
     sampler = optuna.samplers.TPESampler(seed=seed if sampler_seed is None else sampler_seed)
     study = open_study(get_metric(data.metric).direction, storage=storage,
@@ -210,6 +216,7 @@ def tune(spec: ModelSpec, data: PreparedData, *, n_trials: int, seed: int,
         params = dict(spec.default_params)
         if not trial.user_attrs.get("default") and spec.search_space is not None:
             params.update(spec.search_space(trial))
+        params.update(fixed or {})
         trial.set_user_attr("params", json.dumps(params, sort_keys=True, default=str))
         trial.set_user_attr("worker", worker)
 

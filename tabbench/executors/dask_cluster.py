@@ -178,7 +178,7 @@ class DaskExecutor:
     def _submit_tuners(self, client: Any, job: Job, data: Any, priority: int) -> list[Any]:
         """The tasks that tune ``job``'s shared study before the job itself runs."""
         spec = get_model(job.model)
-        n_trials = job.budget.trials_for(spec.family)
+        n_trials = job.budget.trials_for(spec.family, spec.name)
         if (self.tuning_workers < 2 or job.variant != "tuned" or not spec.tunable
                 or spec.search_space is None or n_trials < 2):
             return []

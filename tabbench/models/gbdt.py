@@ -5,9 +5,12 @@ early-stops on the validation part, handles the categorical columns of the conte
 natively, uses exactly ``context.n_threads`` threads and is seeded with ``context.seed``
 (on the CPU two fits with the same seed give bitwise-equal predictions).
 
-Params common to the three: ``n_estimators`` (the most boosting rounds) and
-``early_stopping_rounds``; every other param is passed to the library, under the
-library's own name or a documented alias.
+Params common to the three: ``n_estimators`` (the most boosting rounds),
+``early_stopping_rounds`` and ``stop_on``: ``"loss"`` (default) early-stops and picks the
+best round on the validation loss (log loss, RMSE), ``"score"`` on TabReD's validation
+score (ROC AUC for binary, accuracy for multiclass; RMSE for regression), as its XGBoost
+and CatBoost scripts do. Every other param is passed to the library, under the library's
+own name or a documented alias.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from tabbench.device import catboost_device_params, lightgbm_device_params, xgboost_device_params
-from tabbench.exceptions import MissingDependencyError
+from tabbench.exceptions import ConfigError, MissingDependencyError
 from tabbench.models.base import FitContext, ModelSpec, register_model
 
 __all__ = ["CatBoostModel", "LightGBMModel", "XGBoostModel"]
@@ -26,6 +29,13 @@ __all__ = ["CatBoostModel", "LightGBMModel", "XGBoostModel"]
 TASKS = ("binary", "multiclass", "regression")
 MAX_ROUNDS = 2000
 EARLY_STOPPING_ROUNDS = 50
+STOP_ON = ("loss", "score")
+#: TabReD's validation score in each library's names (regression: the RMSE loss itself).
+_SCORE_METRICS = {
+    "xgboost": {"binary": "auc", "multiclass": "merror"},
+    "lightgbm": {"binary": "auc", "multiclass": "multi_error"},
+    "catboost": {"binary": "AUC", "multiclass": "Accuracy"},
+}
 
 
 def _require(module: str) -> Any:
@@ -53,7 +63,8 @@ class BoosterModel:
     n_iterations_ : int
         Boosting rounds kept (the best iteration when early stopping ran).
     val_curve_ : ndarray or None
-        The validation loss after each round (``None`` without a validation part).
+        The validation loss (with ``stop_on="score"``: the score) after each round
+        (``None`` without a validation part).
     """
 
     library: ClassVar[str]
@@ -71,7 +82,19 @@ class BoosterModel:
         if self.context.max_rounds is not None:
             rounds = min(rounds, self.context.max_rounds)
         stop = int(params.pop("early_stopping_rounds", EARLY_STOPPING_ROUNDS))
+        self._stop_on = params.pop("stop_on", "loss")
+        if self._stop_on not in STOP_ON:
+            message = (f"model {self.library!r}: stop_on must be one of "
+                       f"{', '.join(map(repr, STOP_ON))}; got {self._stop_on!r}")
+            raise ConfigError(message)
         return rounds, stop, params
+
+    def _score_metric(self) -> str | None:
+        """The library's name of the validation score to stop on, or ``None`` for the loss
+        (``stop_on="loss"``, or regression, where RMSE is the score)."""
+        if self._stop_on != "score":
+            return None
+        return _SCORE_METRICS[self.library].get(self.context.task)
 
     def fit(
         self,
@@ -131,6 +154,8 @@ class XGBoostModel(BoosterModel):
             "seed": ctx.seed,
             "verbosity": 0,
         }
+        if metric := self._score_metric():
+            params["eval_metric"] = metric
         categorical = set(ctx.categorical)
         self._feature_types = ["c" if j in categorical else "q" for j in range(X.shape[1])]
         data = {
@@ -231,6 +256,8 @@ class LightGBMModel(BoosterModel):
             "seed": ctx.seed,
             "verbosity": -1,
         }
+        if metric := self._score_metric():
+            params["metric"] = metric
         train = lgb.Dataset(X, y, categorical_feature=list(ctx.categorical), params=params)
         callbacks = []
         history: dict[str, Any] = {}
@@ -310,6 +337,8 @@ class CatBoostModel(BoosterModel):
             "logging_level": "Silent",
             "allow_writing_files": False,
         }
+        if metric := self._score_metric():
+            params["eval_metric"] = metric
         if X_val is not None:
             params |= {"early_stopping_rounds": stop, "use_best_model": True}
         cls = (
@@ -323,7 +352,8 @@ class CatBoostModel(BoosterModel):
         if eval_set is not None:
             self.n_iterations_ = model.get_best_iteration() + 1
             curves = model.get_evals_result()["validation"]
-            self.val_curve_ = np.asarray(curves[params["loss_function"]])
+            self.val_curve_ = np.asarray(curves[params.get("eval_metric",
+                                                           params["loss_function"])])
         else:
             self.n_iterations_ = model.tree_count_
         return self

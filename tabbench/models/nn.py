@@ -22,9 +22,12 @@ columns of the context are embedded (16 numbers each, one slot for missing or un
 Defaults are modest so that a CPU fit is quick: 2 blocks of 256 (128 for TabM, whose 32
 members cost 32 MLPs), dropout 0.1, ``lr`` 1e-3, ``weight_decay`` 1e-4; PLR with 48
 frequencies, embeddings of 24 and an initial frequency scale of 0.1; TabM with ``k`` = 32.
-Params besides these: ``max_epochs`` (capped by ``context.max_rounds``), ``patience``
-(early stopping on the validation loss, 16), ``batch_size`` (``None``: 256, smaller for tiny
-and larger for large data, see :func:`tabbench.models.nn_train.train_batch_size`).
+Params besides these: ``max_epochs`` (capped by ``context.max_rounds``; ``None``: no cap,
+patience ends training), ``patience`` (early stopping, 16), ``stop_on`` (``"loss"``: the
+validation loss, default; ``"score"``: TabReD's validation score, ROC AUC for binary,
+accuracy for multiclass, RMSE for regression), ``grad_clip`` (1.0; ``None``: no clipping,
+as TabReD), ``batch_size`` (``None``: 256, smaller for tiny and larger for large data, see
+:func:`tabbench.models.nn_train.train_batch_size`).
 """
 
 from __future__ import annotations
@@ -60,7 +63,9 @@ BODY_DEFAULTS: dict[str, Any] = {
 }
 PLR_DEFAULTS: dict[str, Any] = {"n_frequencies": 48, "d_embedding": 24, "frequency_init_scale": 0.1}
 TABM_DEFAULTS: dict[str, Any] = {"k": 32, "d_block": 128}
-_EXTRA_KEYS = {"batch_size"}
+#: Params besides the defaults: ``batch_size``, ``stop_on`` (``"loss"`` or ``"score"``) and
+#: ``grad_clip`` (``None``: no clipping), which the ``paper`` budget sets.
+_EXTRA_KEYS = {"batch_size", "stop_on", "grad_clip"}
 
 
 def _defaults(architecture: str) -> dict[str, Any]:
@@ -145,16 +150,28 @@ class NeuralNetModel:
         self.device_ = _torch_device(ctx.device)
         self.layout_ = _layout(X, ctx)
         y_fit, y_val_fit = self._encode_target(y, y_val)
-        max_epochs = int(params["max_epochs"])
+        max_epochs = None if params["max_epochs"] is None else max(1, int(params["max_epochs"]))
         if ctx.max_rounds is not None:
-            max_epochs = min(max_epochs, int(ctx.max_rounds))
+            max_epochs = min(max_epochs or ctx.max_rounds, int(ctx.max_rounds))
+        stop_on = params.get("stop_on", "loss")
+        if stop_on not in nn_train.STOP_ON:
+            message = (f"model {self.architecture!r}: stop_on must be one of "
+                       f"{', '.join(map(repr, nn_train.STOP_ON))}; got {stop_on!r}")
+            raise ConfigError(message)
+        if max_epochs is None and X_val is None:
+            message = (f"model {self.architecture!r}: max_epochs = None (no cap) needs a "
+                       f"validation part to stop on")
+            raise ConfigError(message)
         batch_size = params.get("batch_size") or nn_train.train_batch_size(X.shape[0])
+        clip = params.get("grad_clip", nn_train.GRAD_CLIP)
         settings = nn_train.TrainSettings(
             lr=float(params["lr"]),
             weight_decay=float(params["weight_decay"]),
             batch_size=int(batch_size),
-            max_epochs=max(1, max_epochs),
+            max_epochs=max_epochs,
             patience=int(params["patience"]),
+            stop_on=stop_on,
+            grad_clip=None if clip is None else float(clip),
             seed=ctx.seed,
             device=self.device_,
             classification=self._classification,

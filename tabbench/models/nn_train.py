@@ -17,16 +17,20 @@ methods that train or predict.
   (regression), averaged over the ``k`` predictions of a network — for TabM, the mean of its
   members' losses. Predictions average the members' probabilities (or values).
 - After each epoch the validation loss (log loss of the averaged probabilities, or squared
-  error) is computed; training stops ``patience`` epochs after its best value, and the
-  weights of the best epoch are kept. ``on_epoch(epoch, validation predictions)`` is called
+  error) is computed; training stops ``patience`` epochs after its best value (or, with
+  ``stop_on="score"``, after the best validation score, TabReD's rule: ROC AUC or
+  accuracy), and the weights of the best epoch are kept. Without an epoch cap
+  (``max_epochs=None``) patience alone ends training. ``on_epoch(epoch, validation predictions)`` is called
   after every epoch; what it raises (``optuna.TrialPruned``) stops the fit.
-- AdamW with a constant learning rate, gradients clipped to norm 1. On CUDA the forward
-  pass runs under bf16 autocast.
+- AdamW with a constant learning rate, gradients clipped to norm 1 (``grad_clip``; none
+  under the ``paper`` budget, as TabReD). On CUDA the forward pass runs under bf16
+  autocast.
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -49,6 +53,8 @@ __all__ = [
 ]
 
 GRAD_CLIP = 1.0
+#: What early stopping watches: the validation loss, or TabReD's validation score.
+STOP_ON = ("loss", "score")
 #: Elements of the widest activation (rows × k × width) in one prediction batch: about 2 MB,
 #: which keeps CPU prediction in cache and memory small on any device.
 EVAL_ELEMENTS = 1 << 19
@@ -199,12 +205,18 @@ class TrainSettings:
     lr: float
     weight_decay: float
     batch_size: int
-    max_epochs: int
+    #: ``None``: no cap (patience ends training; needs a validation part).
+    max_epochs: int | None
     patience: int
     seed: int
     device: str
     classification: bool
     on_epoch: Callable[[int, np.ndarray], None] | None = field(default=None, compare=False)
+    #: ``"loss"``: stop on the validation loss; ``"score"``: on TabReD's validation score
+    #: (ROC AUC for 2 classes, accuracy for more; the loss, i.e. RMSE, for regression).
+    stop_on: str = "loss"
+    #: Gradient norm clip; ``None``: no clipping.
+    grad_clip: float | None = GRAD_CLIP
 
 
 @dataclass(frozen=True)
@@ -229,6 +241,25 @@ def _val_loss(prediction: np.ndarray, y: np.ndarray, classification: bool) -> fl
         p = prediction[np.arange(len(y)), y]
         return float(-np.log(np.clip(p, LOG_EPS, 1.0)).mean())
     return float(np.mean((prediction - y) ** 2))
+
+
+def _val_score(prediction: np.ndarray, y: np.ndarray) -> float:
+    """TabReD's validation score of a classifier: ROC AUC for 2 classes, else accuracy
+    (``nan`` when undefined, e.g. one class in the validation part)."""
+    # deferred: the metrics pull in scikit-learn
+    from tabbench.metrics import score
+
+    return score("roc_auc" if prediction.shape[1] == 2 else "accuracy", y, prediction)
+
+
+def _monitored(prediction: np.ndarray, y: np.ndarray, loss: float,
+               settings: TrainSettings) -> float:
+    """What early stopping minimizes: the loss, or minus the score (the loss where the
+    score is undefined; regression's score, RMSE, orders epochs as the loss does)."""
+    if settings.stop_on != "score" or not settings.classification:
+        return loss
+    value = _val_score(prediction, y)
+    return -value if np.isfinite(value) else loss
 
 
 def backward(network: nn.Module, X: Tensor, y: Tensor, rows: Tensor, parts: int, *,
@@ -277,7 +308,9 @@ def fit_network(network: nn.Module, X: np.ndarray, y: np.ndarray, X_val: np.ndar
     curve: list[float] = []
     best_loss, best_epoch, best_state = np.inf, 0, None
     epoch = 0
-    for epoch in range(1, settings.max_epochs + 1):
+    epochs = itertools.count(1) if settings.max_epochs is None else range(
+        1, settings.max_epochs + 1)
+    for epoch in epochs:
         network.train()
         order = torch.randperm(n, generator=generator).to(device)
         for start in range(0, n, settings.batch_size):
@@ -286,7 +319,8 @@ def fit_network(network: nn.Module, X: np.ndarray, y: np.ndarray, X_val: np.ndar
                 continue
             optimizer.zero_grad(set_to_none=True)
             backward(network, X_t, y_t, rows, parts, classification=settings.classification)
-            nn.utils.clip_grad_norm_(network.parameters(), GRAD_CLIP)
+            if settings.grad_clip is not None:
+                nn.utils.clip_grad_norm_(network.parameters(), settings.grad_clip)
             optimizer.step()
         if X_val_t is None or y_val is None:
             best_epoch = epoch
@@ -294,8 +328,9 @@ def fit_network(network: nn.Module, X: np.ndarray, y: np.ndarray, X_val: np.ndar
         prediction = _predict(network, X_val_t, device, settings.classification, eval_batch)
         val_loss = _val_loss(prediction, y_val, settings.classification)
         curve.append(val_loss)
-        if val_loss < best_loss:
-            best_loss, best_epoch = val_loss, epoch
+        monitored = _monitored(prediction, y_val, val_loss, settings)
+        if monitored < best_loss:
+            best_loss, best_epoch = monitored, epoch
             best_state = {k: v.detach().clone() for k, v in network.state_dict().items()}
         if settings.on_epoch is not None:
             settings.on_epoch(epoch, prediction)
