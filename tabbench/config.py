@@ -93,8 +93,10 @@ PAPER_DIFFERENCES = (
     "decay on every parameter, and a missing indicator and embeddings for >20 categories in "
     "preprocessing; the linear model is logistic/ridge regression (TabReD: SGD elastic net) "
     "and the random forest has 100 trees (TabReD: 1000-4000); regression targets are "
-    "standardized for nets only; window sizes come from fractions unless "
-    "split_params.sliding-window.size is set; each split has its own seed."
+    "standardized for nets only; the time split uses fractions or two cuts (TabReD: "
+    "hand-picked dates) and window sizes come from fractions unless "
+    "split_params.sliding-window.size is set; each random split has its own seed; "
+    "TabReD's 3 ensembles of 5 seeds are not built."
 )
 
 BUDGETS: Registry[Budget] = Registry("budget")
