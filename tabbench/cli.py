@@ -3,8 +3,9 @@
 Each command parses its options, calls one API function and renders the result; errors
 that name a library parameter are printed with the flag instead (``_with_flag``). Longer
 than 500 lines because typer declares every option where its command is. The commands
-import their API inside the function: ``tabbench --help`` and a usage error then answer
-without importing scikit-learn, Optuna, matplotlib and the model libraries.
+import their API, and polars, inside the function: ``tabbench --help``, ``datasets list``,
+``plugins`` and a usage error then answer without importing polars, numpy, scikit-learn,
+scipy, Optuna, matplotlib and the model libraries (tests/test_cli_light.py checks it).
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
-import polars as pl
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -356,6 +356,7 @@ def datasets_build_suite(
     Example: ``tabbench datasets build-suite temporal`` (needs the packages of the ``suite``
     extra; the command says how to install them when one is missing)
     """
+    import polars as pl
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     from tabbench.datasets.registry import build_suite, suite_specs
@@ -712,6 +713,8 @@ def compare_splits_command(
     Example: ``tabbench compare-splits configs/temporal.toml`` or
     ``tabbench compare-splits --dataset flights --models lightgbm,linear``
     """
+    import polars as pl
+
     from tabbench.compare import elo_columns, friedman_table
     from tabbench.config import load_config
     from tabbench.split_study import study_splits
@@ -791,6 +794,8 @@ def ncd(
 
     Example: ``tabbench ncd --dataset digits --novel-classes 0,3,5,6,7 --estimate-k``
     """
+    import polars as pl
+
     from tabbench.ncd import run_ncd
 
     _load_plugins(plugin)
@@ -831,6 +836,8 @@ def ensemble(
 
     Example: ``tabbench ensemble leaderboard/default``
     """
+    import polars as pl
+
     from tabbench.ensemble import build_ensembles
     from tabbench.results import read_results
 
@@ -890,11 +897,12 @@ def plugins_command(
 
     Example: ``tabbench plugins --plugin my_models.py``
     """
-    from tabbench.config import load_config
     from tabbench.plugins import loaded_plugins
 
     _load_plugins(plugin)
     if config is not None:
+        from tabbench.config import load_config  # the models, rankers and splitters: ~1 s
+
         load_config(config)
     infos = loaded_plugins()
     if not infos:
@@ -917,6 +925,8 @@ def plugins_command(
 
 def _print_frame(frame, title: str, formats: dict[str, str] | None = None) -> None:
     """A polars frame as a rich table (numbers formatted by column)."""
+    import polars as pl
+
     formats = formats or {}
     table = Table(title=title, title_justify="left")
     for column in frame.columns:

@@ -17,8 +17,6 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-from scipy.stats import rankdata
-from sklearn import metrics as skm
 
 from tabbench import _plugin_loader
 from tabbench._registry import Registry
@@ -113,19 +111,29 @@ def _binary_auc(positive: np.ndarray, score: np.ndarray) -> float:
     if not np.isfinite(score).all():  # as scikit-learn's check: a broken model must fail
         kind = "NaN" if np.isnan(score).any() else "infinity or a value too large for dtype('float64')"
         raise ValueError(f"Input contains {kind}.")
+    from scipy.stats import rankdata  # imported here: scipy.stats alone takes ~0.5 s
+
     ranks = rankdata(score)  # average ranks for tied scores
     n_pos = int(positive.sum())
     n_neg = positive.size - n_pos
     return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
+def _sklearn_metrics():
+    """``sklearn.metrics``, imported on first use: listing or checking the registry (every
+    dataset TOML names a metric) then costs no scikit-learn import (~0.6 s)."""
+    from sklearn import metrics
+
+    return metrics
+
+
 def _log_loss(y_true: np.ndarray, prediction: np.ndarray) -> float:
     proba = _proba(prediction)
-    return float(skm.log_loss(y_true, proba, labels=np.arange(proba.shape[1])))
+    return float(_sklearn_metrics().log_loss(y_true, proba, labels=np.arange(proba.shape[1])))
 
 
 def _accuracy(y_true: np.ndarray, prediction: np.ndarray) -> float:
-    return float(skm.accuracy_score(y_true, _proba(prediction).argmax(axis=1)))
+    return float(_sklearn_metrics().accuracy_score(y_true, _proba(prediction).argmax(axis=1)))
 
 
 def _values(prediction: np.ndarray) -> np.ndarray:
@@ -134,15 +142,15 @@ def _values(prediction: np.ndarray) -> np.ndarray:
 
 
 def _rmse(y_true: np.ndarray, prediction: np.ndarray) -> float:
-    return float(skm.root_mean_squared_error(y_true, _values(prediction)))
+    return float(_sklearn_metrics().root_mean_squared_error(y_true, _values(prediction)))
 
 
 def _mae(y_true: np.ndarray, prediction: np.ndarray) -> float:
-    return float(skm.mean_absolute_error(y_true, _values(prediction)))
+    return float(_sklearn_metrics().mean_absolute_error(y_true, _values(prediction)))
 
 
 def _r2(y_true: np.ndarray, prediction: np.ndarray) -> float:
-    return float(skm.r2_score(y_true, _values(prediction)))
+    return float(_sklearn_metrics().r2_score(y_true, _values(prediction)))
 
 
 register_metric(Metric("roc_auc", _roc_auc, "maximize", CLASSIFICATION, needs_proba=True))

@@ -1,5 +1,10 @@
 """The dataset registry: TOML entries found in the project's and the user's dataset folders,
-adding an entry for a user's file, and listing and building the entries of a suite."""
+adding an entry for a user's file, and listing and building the entries of a suite.
+
+Listing and looking up entries reads TOML only: polars, numpy and the loading, building and
+audit code are imported by the functions that read data (``add_dataset``, ``build_suite``),
+so ``tabbench datasets list`` answers without them.
+"""
 
 from __future__ import annotations
 
@@ -11,25 +16,18 @@ import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-
-import polars as pl
+from typing import TYPE_CHECKING
 
 from tabbench._atomic import write_atomic_bytes
-from tabbench.datasets.load import load_dataset, parse_time
-from tabbench.datasets.read import read_table
 from tabbench.datasets.spec import DatasetSpec
 from tabbench.datasets.suites import SUITES
-from tabbench.datasets.suites.audit import audit_table
-from tabbench.datasets.suites.build import (
-    BuildResult,
-    audit_entry,
-    build_entry,
-    check_source,
-    data_path,
-)
 from tabbench.exceptions import DatasetError, TabbenchWarning, UnknownNameError, UnsplittableError
-from tabbench.metrics import default_metric
 from tabbench.paths import check_name, ensure_dir, safe_join
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from tabbench.datasets.suites.build import BuildResult
 
 #: The project's own registry folder (the repository's ``datasets/``).
 PROJECT_DATASETS = Path(__file__).resolve().parents[2] / "datasets"
@@ -127,6 +125,10 @@ def add_dataset(
     goes to ``datasets_dir``, else the first ``$TABBENCH_DATASETS`` folder, else
     ``./datasets``. Returns the TOML's path. Raises :class:`DatasetError` on bad input.
     """
+    from tabbench.datasets.load import load_dataset
+    from tabbench.datasets.read import read_table
+    from tabbench.metrics import default_metric
+
     if name is not None:
         check_name(name, "--name", "datasets add", DatasetError)
     if time_column is not None and time_column == target:
@@ -217,6 +219,11 @@ def _audit_added(path: Path, raw: dict, frame: pl.DataFrame, keep: set[str],
                  command: list[str]) -> dict[str, str]:
     """The leakage audit of an added table: warn about its findings and return the row ids
     in time order to drop (column → reason), those in ``keep`` left alone."""
+    import polars as pl
+
+    from tabbench.datasets.load import parse_time
+    from tabbench.datasets.suites.audit import audit_table
+
     where = str(path)
     time_column = raw["time_column"]
     frame = parse_time(frame, time_column, where)
@@ -296,6 +303,14 @@ def suite_specs(name: str, datasets_dirs: list[Path] | None = None) -> list[Data
     return sorted(specs, key=lambda spec: spec.name)
 
 
+def build_entry(spec: DatasetSpec, *, audit: bool) -> BuildResult:
+    """Build one suite entry's data file (:func:`tabbench.datasets.suites.build.build_entry`,
+    imported when a suite is built; tests replace this name to build nothing)."""
+    from tabbench.datasets.suites import build
+
+    return build.build_entry(spec, audit=audit)
+
+
 def build_suite(name: str, *, force: bool = False,
                 on_progress: Callable[[BuildResult], None] | None = None,
                 on_start: Callable[[DatasetSpec], None] | None = None,
@@ -308,6 +323,10 @@ def build_suite(name: str, *, force: bool = False,
     after it (datasets already present are reported too, with ``built=False``, and are
     audited as well when ``audit`` is true). Returns the paths of the files built now.
     """
+    import polars as pl
+
+    from tabbench.datasets.suites.build import BuildResult, audit_entry, check_source, data_path
+
     specs = suite_specs(name, datasets_dirs)
     todo = [spec for spec in specs if force or not data_path(spec).is_file()]
     for spec in todo:
