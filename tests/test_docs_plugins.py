@@ -1,4 +1,4 @@
-"""docs/plugins.md runs as written: its files are written, its ``$`` commands run through the
+"""docs/your-model.md runs as written: its files are written, its ``$`` commands run through the
 installed ``tabbench`` script; then an edit of the plugin re-runs only the plugin's jobs."""
 
 from __future__ import annotations
@@ -66,20 +66,3 @@ def test_the_plugins_page_runs_as_written(tabbench_script, tmp_path):
     assert set(now["job_id"]) - set(rows["job_id"]) == set(now.filter(model="extra-trees")["job_id"])
     assert len(list((cwd / "leaderboard" / "default" / "superseded" / "results").glob("*"))) == 2
 
-
-@pytest.mark.slow
-def test_the_readme_example_runs_as_written(tabbench_script, tmp_path):
-    readme = Path(__file__).resolve().parents[1] / "README.md"
-    section = readme.read_text().split("## Benchmark your own model", 1)[1].split("\n## ", 1)[0]
-    blocks = FENCE.findall(section)
-    [(_, _, code)] = [b for b in blocks if b[0] == "python"]
-    [command] = [shlex.split(line[2:]) for b in blocks if b[0] == "console"
-                 for line in b[2].splitlines() if line.startswith("$ ")]
-    cwd = tmp_path / "cwd"
-    cwd.mkdir(exist_ok=True)
-    (cwd / "my_models.py").write_text(code)
-    exit_code, _, err = tabbench_script(*command[1:])
-    assert exit_code == 0, err
-    rows = pl.read_parquet(cwd / "leaderboard" / "default" / "results" / "*.parquet")
-    ours = rows.filter(model="extra-trees")
-    assert sorted(ours["split_id"]) == ["random-0", "time-0"] and set(ours["status"]) == {"ok"}
