@@ -11,7 +11,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-PAGE = Path(__file__).resolve().parents[1] / "docs" / "plugins.md"
+PAGE = Path(__file__).resolve().parents[1] / "docs" / "your-model.md"
 FENCE = re.compile(r"^```(\w+)([^\n]*)\n(.*?)^```", re.MULTILINE | re.DOTALL)
 
 
