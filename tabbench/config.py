@@ -35,7 +35,7 @@ class Budget:
     the model's defaults and the sampled params; ``prune`` lets Optuna stop hopeless trials.
     ``description`` says what the budget is for (printed when a run starts).
     ``smoke`` and ``quick`` run the nets with their defaults only: on a CPU one sampled
-    net trial costs minutes (README, "Running a benchmark").
+    net trial costs minutes (docs/getting-started.md, "Running a benchmark").
     """
 
     name: str
@@ -133,7 +133,7 @@ _KEYS = (
 _FEATURE_KEYS = ("select", "top_k", "method")
 #: The ranker that picks the top-k features to tune on when none is named: JMI scores a
 #: feature together with those already picked, so it keeps features that matter only beside
-#: others (the measured comparison of the rankers is in the README, "Ranking features").
+#: others (the measured comparison of the rankers is in docs/features.md, "The rankers").
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """Plugins through the installed ``tabbench`` script: the config key, an installed
 distribution's entry point picked up with no flag, and every bad input as one error line.
 (``--plugin`` on a real run with two workers, and an edit that re-runs only the plugin's
-jobs, are in test_docs_plugins.py, which runs docs/plugins.md as written.)
+jobs, are in test_docs_plugins.py, which runs docs/your-model.md as written.)
 """
 
 from __future__ import annotations

@@ -35,8 +35,8 @@ Held-out information (:func:`heldout_information`)
     relation with the target does not last (a day-of-month or a month seen only in
     training, an aircraft id, a coefficient that flips) scores at or below zero. It ranks
     an unstable id like ``tailnum`` low, but also features that matter only beside others
-    (a month beside the weather), which a score of single features cannot see (README,
-    "Ranking features", compares it with JMI).
+    (a month beside the weather), which a score of single features cannot see (docs/features.md,
+    "The rankers", compares it with JMI).
 """
 
 from __future__ import annotations

@@ -64,8 +64,8 @@ EVAL_ELEMENTS_CUDA = 1 << 25
 #: pass adds a few activation-sized temporaries on top); a mini-batch that needs more runs
 #: as micro-batches. 8 MB is far below any training matrix worth a deep model and still
 #: makes large matmuls (TabM's default runs a mini-batch as a few micro-batches; the MLP,
-#: MLP-PLR and ResNet defaults fit in one; measured speed and memory: README, "Deep models
-#: and GPUs").
+#: MLP-PLR and ResNet defaults fit in one; measured speed and memory: docs/gpus.md,
+#: "Memory").
 TRAIN_ACTIVATION_BYTES = 8 << 20
 #: The same on a GPU, whose memory is large and whose kernels want large batches: in
 #: practice no default network is split there.
