@@ -20,6 +20,9 @@ and a plot (``<out>/features/<dataset>-<split>-<method>-evaluation.parquet`` and
     ``tune_all / tune_k``: the median ``tune_seconds`` over seeds of the all-features job
     over that of the top-k job. A top-k job's ``tune_seconds`` includes the ranking of its
     training part, so the cost of ranking is charged to the top-k side.
+
+The benchmark machinery (config, runner, results) is imported by :func:`evaluate_top_k`:
+``tabbench rank-features`` without ``--evaluate`` does not load it.
 """
 
 from __future__ import annotations
@@ -33,7 +36,6 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from tabbench._atomic import write_atomic_bytes, write_parquet_atomic
-from tabbench.config import BUDGETS, BenchmarkConfig, FeatureSelection
 from tabbench.datasets.registry import get_spec
 from tabbench.datasets.sample import load_subsample
 from tabbench.exceptions import TabbenchError
@@ -41,12 +43,12 @@ from tabbench.features import RANKERS, Ranking, rank_dataset, save_ranking
 from tabbench.features.rankers import DEFAULT_SELECTION_METHOD
 from tabbench.metrics import default_metric, get_metric
 from tabbench.plots import ranking_chart, save, topk_chart
-from tabbench.results import read_results
-from tabbench.runner import RunSummary, run_benchmark
 from tabbench.splits import find_split
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
+
+    from tabbench.runner import RunSummary
 
 __all__ = ["Evaluation", "evaluate_top_k", "parse_ks", "rank_and_save"]
 
@@ -139,6 +141,9 @@ def evaluate_top_k(dataset: str, *, models: Sequence[str], ks: str | Sequence[in
     -------
     Evaluation
     """
+    from tabbench.config import BUDGETS, BenchmarkConfig, FeatureSelection
+    from tabbench.runner import run_benchmark
+
     RANKERS.get(method, parameter="method")
     spec = get_spec(dataset, datasets_dirs, "rank-features")
     data = load_subsample(spec, max_rows)
@@ -171,6 +176,8 @@ def evaluate_top_k(dataset: str, *, models: Sequence[str], ks: str | Sequence[in
 def _compare(out_dir: Path, dataset: str, split_id: str, models: list[str],
              labels: dict[str, int], maximize: bool) -> pl.DataFrame:
     """One row per model and feature set: mean test score, its change and the speed-up."""
+    from tabbench.results import read_results
+
     results = read_results(out_dir)
     rows = results.filter(
         (pl.col("dataset") == dataset) & (pl.col("split_id") == split_id)
