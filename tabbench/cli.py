@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -183,7 +184,8 @@ def _feature_sets(config, top_k: int | None):
                              method=methods[0] if methods else DEFAULT_SELECTION_METHOD),)
 
 
-#: What the leaderboard's "tied with best" counts (also the report's wording).
+#: What the leaderboard's "tied with best" counts (the report's wording; the terminal
+#: prints :data:`TIED_NOTES`).
 TIED_FOOTNOTE = (
     "tied with best: datasets where the model's score, averaged over the dataset's splits and "
     "seeds, is the best or not significantly worse, all of the dataset's models compared at "
@@ -193,6 +195,10 @@ TIED_FOOTNOTE = (
     "data, Politis-White)")
 NORMALIZED_FOOTNOTE = ("normalized score: 1 = the best model, 0 = the dummy baseline or worse "
                        "(clipped)")
+#: :data:`TIED_FOOTNOTE`, shorter, for the terminal.
+TIED_NOTE = ("tied with best: datasets where it is the best or not significantly worse (95%, "
+             "all models at once); paired bootstrap of the test rows, drawn together across "
+             "splits and seeds for random splits, circular blocks in time order for time splits")
 
 
 @app.command()
@@ -217,24 +223,21 @@ def _print_leaderboard(path: Path) -> None:
     confidence = dataset_confidence(path, results)
     for standing in standings(results, confidence):
         tied = "tied_with_best" in standing.summary.columns
-        table = Table(title=f"Ranking under the {standing.strategy} split", title_justify="left")
-        columns = ["model", "mean rank", "normalized score", "win rate", "datasets"]
-        for column in columns + (["tied with best"] if tied else []):
-            table.add_column(column, justify="left" if column == "model" else "right")
+        table = _table(f"Ranking under the {standing.strategy} split")
+        columns = ["model", "mean\nrank", "normalized\nscore", "win\nrate", "datasets"]
+        for column in columns + (["tied with\nbest"] if tied else []):
+            _add_column(table, column, number=column != "model")
         for row in standing.summary.iter_rows(named=True):
             cells = [row["model"], f"{row['mean_rank']:.2f}", f"{row['normalized_score']:.3f}",
                      format_cell(row["win_rate"], ".0%"), str(row["n_datasets"])]
             if tied:
                 cells.append(format_cell(row["tied_with_best"]))
             table.add_row(*cells)
-        console.print(table)
+        _print_table(table)
         intervals = "low" in standing.per_dataset.columns
-        title = f"Per dataset ({standing.strategy} split)" + (
-            "; [95% interval of the score averaged over splits and seeds: paired bootstrap of "
-            "the test rows]" if intervals else "")
-        detail = Table(title=title, title_justify="left")
+        detail = _table(f"Per dataset ({standing.strategy} split)")
         for column in ("dataset", "metric", "model", "test score", "rank"):
-            detail.add_column(column, justify="right" if column in ("test score", "rank") else "left")
+            _add_column(detail, column, number=column in ("test score", "rank"))
         for row in standing.per_dataset.iter_rows(named=True):
             spread = row["std"]
             std = f" ± {spread:.4f}" if spread and spread == spread else ""  # none for 1 seed
@@ -242,22 +245,33 @@ def _print_leaderboard(path: Path) -> None:
                         if intervals and row["low"] is not None else "")
             detail.add_row(row["dataset"], row["metric"], row["model"],
                            f"{row['test_score']:.4f}{std}{interval}", f"{row['rank']:.1f}")
-        console.print(detail)
+        seeds = any(v and v == v for v in standing.per_dataset["std"])  # shown: not NaN, not 0
+        _print_table(detail, *(["± the std over seeds"] if seeds else []),
+                     *(["[95% interval of the score averaged over splits and seeds: paired "
+                        "bootstrap of the test rows]"] if intervals else []))
     if confidence is not None:
-        console.print(TIED_FOOTNOTE, highlight=False)
-    console.print(NORMALIZED_FOOTNOTE, highlight=False)
+        _notes(TIED_NOTE)
+    _notes(NORMALIZED_FOOTNOTE)
     surrogates = surrogate_table(results)
     if surrogates.height:
-        _print_frame(surrogates, "Surrogate interpreters (fidelity to the black box: kappa, "
-                     "beyond chance, a constant scores 0; then plain agreement)",
+        _print_frame(surrogates, "Surrogate interpreters",
                      {"metric_fidelity_kappa": ".4f", "metric_fidelity": ".4f",
                       "metric_black_box_score": ".4f",
-                      "test_score": ".4f", "metric_n_rules": ".0f"})
+                      "test_score": ".4f", "metric_n_rules": ".0f"},
+                     headers={"split_id": "split", "metric_fidelity_kappa": "kappa",
+                              "metric_fidelity": "fidelity", "metric_n_rules": "rules",
+                              "metric_black_box_score": "black box\nscore",
+                              "test_score": "test\nscore"},
+                     footnotes=["fidelity to the black box: kappa (beyond chance, a constant "
+                                "scores 0), then plain agreement"])
     ncd_rows = ncd_table(results)
     if ncd_rows.height:
         _print_frame(ncd_rows, "Novel class discovery (clustering of the novel classes)",
                      {"metric_acc": ".4f", "test_score_std": ".4f", "metric_nmi": ".4f",
-                      "metric_ari": ".4f", "metric_k_hat": ".1f"})
+                      "metric_ari": ".4f", "metric_k_hat": ".1f"},
+                     headers={"split_id": "split", "metric_acc": "acc",
+                              "test_score_std": "acc sd", "metric_nmi": "nmi",
+                              "metric_ari": "ari", "metric_k_hat": "k_hat"})
     if failed.height:
         console.print(f"[yellow]{failed.height} job(s) did not finish ok:")
         for row in failed.head(10).iter_rows(named=True):
@@ -270,20 +284,26 @@ def datasets_list(datasets_dir: DatasetsDir = None) -> None:
     """List the registered datasets. Example: ``tabbench datasets list``"""
     from tabbench.datasets.registry import list_specs
 
-    table = Table(title="Registered datasets", title_justify="left")
-    table.add_column("name", no_wrap=True)
-    for column in ("task", "target", "time column", "rows", "metric", "source"):
-        table.add_column(column, overflow="fold")
+    # two tables, so that each fits 80 columns: the entries, then where their data comes from
+    table, sources = _table("Registered datasets"), _table("Sources")
+    for column in ("name", "task", "target", "time column", "rows", "metric"):
+        _add_column(table, column, number=column == "rows")
+    for column in ("name", "source"):
+        _add_column(sources, column, number=False)
+    unbuilt: dict[str, None] = {}  # suites with a file still to build, in order
     for spec in list_specs(datasets_dir).values():
         source = str(spec.path.name) if spec.path else f"generator {spec.generator}"
         if spec.build is not None:
             built = spec.path is not None and spec.path.is_file()
-            source = (f"{spec.build.package} {spec.build.dataset}"
-                      + ("" if built else f" (not built: tabbench datasets build-suite "
-                                          f"{spec.build.suite})"))
+            source = f"{spec.build.package} {spec.build.dataset}" + ("" if built else " *")
+            if not built:
+                unbuilt[spec.build.suite] = None
         table.add_row(spec.name, spec.task, spec.target, spec.time_column or "",
-                      str(spec.n_rows or ""), spec.metric or "", source)
-    console.print(table)
+                      str(spec.n_rows or ""), spec.metric or "")
+        sources.add_row(spec.name, source)
+    _print_table(table)
+    _print_table(sources, *(f"* not built yet: tabbench datasets build-suite {suite}"
+                            for suite in unbuilt))
 
 
 @datasets_app.command("show")
@@ -300,13 +320,13 @@ def datasets_show(name: str, datasets_dir: DatasetsDir = None) -> None:
     console.print(f"rows: {dataset.n_rows}, target: {spec.target}, time column: "
                   f"{spec.time_column}, classes: {list(dataset.classes) or '-'}")
     console.print(f"license: {spec.license or '?'}  source: {spec.source_url or '?'}")
-    table = Table(title="Features", title_justify="left")
+    table = _table("Features")
     for column in ("column", "kind", "distinct", "missing"):
-        table.add_column(column)
+        _add_column(table, column, number=column in ("distinct", "missing"))
     for column, kind in dataset.features.items():
         series = dataset.frame.get_column(column)
         table.add_row(column, kind, str(series.n_unique()), str(series.null_count()))
-    console.print(table)
+    _print_table(table)
 
 
 @datasets_app.command("add")
@@ -398,8 +418,8 @@ def datasets_build_suite(
     handled = pl.col("handled").str.extract(r"^([^:]+)").fill_null("NOT HANDLED")
     _print_frame(flagged.select("dataset", "column", "flag", evidence.alias("evidence"),
                                 handled.alias("handled")),
-                 "Leakage audit: flagged columns (reasons in each TOML's \\[drop_reasons] "
-                 "or \\[audit])")
+                 "Leakage audit: flagged columns",
+                 footnotes=["reasons in each TOML's [drop_reasons] or [audit]"])
 
 
 @app.command("rank-features")
@@ -465,6 +485,7 @@ def rank_features(
         BUDGETS.get(budget, parameter="budget")
     out_dir = out or safe_join(Path.cwd() / "leaderboard",
                                f"features-{check_name(dataset.lower(), 'dataset', 'rank-features')}")
+    _import_in_background("matplotlib.figure", "matplotlib.backends.backend_agg")  # the chart
     with console.status(f"ranking the features of {dataset}…"):
         ranking, parquet, png = rank_and_save(
             dataset, out_dir=out_dir, top=top, split_id=split, max_rows=max_rows,
@@ -478,6 +499,24 @@ def rank_features(
     ks = k if k is not None else ",".join(str(v) for v in sorted({max(1, n // 4), max(1, n // 2)}))
     _evaluate(dataset, ranking.split_id, method, model_list, ks, budget, seed_list, max_rows,
               jobs, time_limit, out_dir, datasets_dir)
+
+
+def _import_in_background(*modules: str) -> None:
+    """Import ``modules`` in a thread while the command loads and ranks the data (polars and
+    numpy work with the GIL released): matplotlib's ~0.4 s of imports then overlap with
+    that work instead of following it. The command's own import waits for the thread's
+    where it is not finished (Python's per-module import locks); a failure is left to it."""
+    import importlib
+    import threading
+
+    def load() -> None:
+        for module in modules:
+            try:
+                importlib.import_module(module)
+            except Exception:  # the command's own import reports it
+                return
+
+    threading.Thread(target=load, name="import-chart", daemon=True).start()
 
 
 def _int_list(text: str, option: str, minimum: int | None = None) -> list[int]:
@@ -504,15 +543,13 @@ def _print_ranking(ranking, top: int) -> None:
     import polars as pl
 
     features = ranking.features
-    title = (f"Features of {ranking.dataset} ranked by {ranking.method} on the training part "
-             f"of {ranking.split_id} ({ranking.n_rows:,} rows, {ranking.seconds:.2f} s)")
+    title = f"Features ranked by {ranking.method} on the training part of {ranking.split_id}"
     shown = features.head(top)
     columns = ["rank", "feature", "score", "MI", "chance", "codes", "distinct", "cover"]
     with_flags = bool(shown["flags"].fill_null("").str.len_chars().sum())
-    table = Table(title=title, title_justify="left")
+    table = _table(title)
     for column in [*columns, "flags"] if with_flags else columns:
-        table.add_column(column, justify="left" if column in ("feature", "flags") else "right",
-                         no_wrap=column != "flags")
+        _add_column(table, column, number=column not in ("feature", "flags"))
     for row in shown.iter_rows(named=True):
         cells = [str(row["rank"]), row["feature"], f"{row['score']:.4f}", f"{row['mi']:.4f}",
                  format_cell(row["mi_null"], ".4f"), str(row["codes"]), str(row["cardinality"] or ""),
@@ -520,18 +557,19 @@ def _print_ranking(ranking, top: int) -> None:
         if with_flags:
             cells.append(f"[yellow]{row['flags']}[/]" if row["flags"] else "")
         table.add_row(*cells)
-    console.print(table)
+    _print_table(table, f"{ranking.dataset}: {ranking.n_rows:,} training rows, ranked in "
+                        f"{ranking.seconds:.2f} s")
     if features.height > top:
         console.print(f"… and {features.height - top} more features (all in the Parquet file)")
     combos = ranking.interactions
     if combos.height:
-        detail = Table(title="Feature combinations (exact combined codes)", title_justify="left")
-        for column in ("order", "rank", "combination", "score", "gain over best part"):
-            detail.add_column(column, justify="left" if column == "combination" else "right")
+        detail = _table("Feature combinations (exact combined codes)")
+        for column in ("order", "rank", "combination", "score", "gain over\nbest part"):
+            _add_column(detail, column, number=column != "combination")
         for row in combos.head(top).iter_rows(named=True):
             detail.add_row(str(row["order"]), str(row["rank"]), row["feature"],
                            f"{row['score']:.4f}", f"{row['gain']:+.4f}")
-        console.print(detail)
+        _print_table(detail)
     flagged = features.filter(pl.col("flags").fill_null("") != "")
     for row in flagged.iter_rows(named=True):
         extra = f" (copy of {row['duplicate_of']})" if row["duplicate_of"] else ""
@@ -560,11 +598,10 @@ def _evaluate(dataset, split_id, method, models, ks, budget, seeds, max_rows, jo
                                 budget=budget, seeds=seeds, max_rows=max_rows, jobs=jobs,
                                 time_limit=time_limit, out=out_dir, datasets_dirs=datasets_dir,
                                 on_start=on_start, on_result=on_result)
-    table = Table(title=f"Top-k vs all features on {result.dataset} {result.split_id} "
-                        f"(test {result.metric}, {result.table['better'][0]} is better)",
-                  title_justify="left")
+    table = _table(f"Top-k vs all features on {result.dataset} {result.split_id} "
+                   f"(test {result.metric}, {result.table['better'][0]} is better)")
     for column in ("model", "features", "test score", "change", "tune s", "speed-up"):
-        table.add_column(column, justify="left" if column == "model" else "right")
+        _add_column(table, column, number=column != "model")
     for row in result.table.iter_rows(named=True):
         is_all = row["variant"] == "tuned"
         std = f" ± {row['seed_std']:.4f}" if row["seed_std"] == row["seed_std"] and \
@@ -574,10 +611,9 @@ def _evaluate(dataset, split_id, method, models, ks, budget, seeds, max_rows, jo
                       "" if is_all else f"{row['change_pct']:+.2f}%",
                       f"{row['tune_seconds']:.1f}",
                       "1.00×" if is_all else f"{row['speedup']:.2f}×")
-    table.caption = f"top k: the k best features by {method}, ranked on each job's training part"
-    table.caption_justify = "left"
-    console.print(table)
-    console.print("tune s: median tuning seconds over seeds; a top-k job's includes its ranking")
+    _print_table(table, f"top k: the k best features by {method}, ranked on each job's "
+                        f"training part",
+                 "tune s: median tuning seconds over seeds; a top-k job's includes its ranking")
     console.print(f"Results: [bold]{out_dir}/results/*.parquet[/]  comparison: "
                   f"[bold]{result.parquet}[/]  plot: [bold]{result.plot}[/]")
 
@@ -629,11 +665,10 @@ def explain(
 
 def _print_explanation(explanation) -> None:
     r = explanation.row
-    table = Table(title=f"{r['variant']} surrogate of {_black_box(r)} on {r['dataset']} "
-                        f"{r['split_id']} (top {len(explanation.features)} features; "
-                        f"black box: {explanation.params_source})", title_justify="left")
-    table.add_column("measure")
-    table.add_column("value", justify="right")
+    table = _table(f"{r['variant']} surrogate of {_black_box(r)} on {r['dataset']} "
+                   f"{r['split_id']}")
+    _add_column(table, "measure", number=False)
+    _add_column(table, "value", number=True)
     classification = r.get("metric_fidelity_kappa") is not None or \
         r.get("metric_fidelity_baseline") is not None
     rows = [("fidelity on test: kappa (beyond chance; a constant: 0)",
@@ -654,15 +689,16 @@ def _print_explanation(explanation) -> None:
             "boosted-trees": "leaves in all"}.get(r["variant"], "rules")
     table.add_row(size, str(int(r["metric_n_rules"])))
     table.add_row("depth", str(int(r["metric_depth"])))
-    console.print(table)
-    ranked = Table(title="Feature importance on the validation part", title_justify="left")
-    for column in ("rank", "feature", "permutation", "native contribution"):
-        ranked.add_column(column, justify="left" if column == "feature" else "right")
+    _print_table(table, f"top {len(explanation.features)} features; black box: "
+                        f"{explanation.params_source}")
+    ranked = _table("Feature importance on the validation part")
+    for column in ("rank", "feature", "permutation", "native\ncontribution"):
+        _add_column(ranked, column, number=column != "feature")
     for item in explanation.importances.head(len(explanation.features)).iter_rows(named=True):
         ranked.add_row(str(item["rank"]), item["feature"],
                        format_cell(item["permutation_importance"], ".4f"),
                        format_cell(item["native_contribution"], ".4f"))
-    console.print(ranked)
+    _print_table(ranked)
     console.print(f"[bold]Rules[/] ({int(r['metric_n_rules'])} {size}, depth "
                   f"{int(r['metric_depth'])}):")
     console.print(explanation.rules, markup=False, highlight=False, soft_wrap=True)
@@ -695,6 +731,9 @@ def compare_splits_command(
     train_rows: Annotated[str | None, typer.Option(
         help="Comma-separated training sizes (each split's training part cut to each).")] = None,
     out: Annotated[Path | None, typer.Option(help="Run folder (results are reused).")] = None,
+    details: Annotated[bool, typer.Option(
+        "--details", help="Also print the per-dataset ranks and taus, the models whose rank "
+                          "moved, Friedman and Elo per strategy and the shift tables.")] = False,
     datasets_dir: DatasetsDir = None,
     plugin: PluginOption = None,
 ) -> None:
@@ -710,12 +749,13 @@ def compare_splits_command(
     ``compare-splits.png``, the scatter ``compare-splits-shift.png`` and the shift table
     ``compare-splits-shift.parquet`` (for ``tabbench report``) into the run folder.
 
+    The terminal gets the answer first: the headline, the mean ranks side by side and the
+    mean per-dataset tau; ``--details`` adds the other tables, and ``tabbench report`` on
+    the run folder has them all.
+
     Example: ``tabbench compare-splits configs/temporal.toml`` or
     ``tabbench compare-splits --dataset flights --models lightgbm,linear``
     """
-    import polars as pl
-
-    from tabbench.compare import elo_columns, friedman_table
     from tabbench.config import load_config
     from tabbench.split_study import study_splits
 
@@ -730,44 +770,94 @@ def compare_splits_command(
     _describe_budget(cfg.budget)
     with _progress(cfg.name) as callbacks:
         study = study_splits(cfg, datasets_dirs=datasets_dir, **callbacks)
+    _print_split_study(study, details)
+
+
+def _print_split_study(study, details: bool) -> None:
+    """``compare-splits``' answer: headline, mean ranks, mean per-dataset tau; with
+    ``details`` the rest (per-dataset tables, moves, Friedman, Elo, shift)."""
+    comparison = study.comparison
+    for headline in (comparison.headline(), *comparison.paired_headlines()):
+        console.print(headline, markup=False, highlight=False)
+    console.print(study.noise_baseline.sentence(), markup=False, highlight=False)
+    _print_frame(comparison.side_by_side(), "Mean rank over datasets",
+                 {s: ".2f" for s in comparison.strategies},
+                 footnotes=["1 = best; a model's rank per dataset, averaged over the datasets"])
+    intervals = {"low": ".2f", "high": ".2f"}
+    _print_frame(_pairs(comparison.agreement), "Mean per-dataset Kendall tau",
+                 {"mean_tau": ".2f", **intervals},
+                 headers={"mean_tau": "mean tau", "n_datasets": "datasets"},
+                 notes=("interval",),
+                 footnotes=["baselines left out; 95% interval from resampling datasets"])
+    if not details:
+        console.print("More with --details: per-dataset ranks and taus, rank moves, Friedman, "
+                      "Elo, shift", highlight=False)
+    else:
+        _print_split_details(study)
+    console.print(f"Slope chart: [bold]{study.slope_chart}[/]; shift against rank change: "
+                  f"[bold]{study.shift_chart}[/]")
+
+
+def _print_split_details(study) -> None:
+    import polars as pl
+
+    from tabbench.compare import elo_columns, friedman_table
+
     comparison = study.comparison
     for name in comparison.rankings["dataset"].unique(maintain_order=True).to_list():
         _print_frame(comparison.side_by_side(name), f"Rank of each model on {name}",
                      {s: ".1f" for s in comparison.strategies})
-    _print_frame(comparison.side_by_side(), "Mean rank over datasets",
-                 {s: ".2f" for s in comparison.strategies})
     intervals = {"low": ".2f", "high": ".2f"}
-    _print_frame(comparison.taus, "Kendall tau between strategies (" + comparison.left_out()
-                 + "; 95% interval: per dataset from resampling the test rows, or the seeds "
-                 "where no predictions are stored; seed_low-seed_high from resampling seeds "
-                 "(3+), which covers fitting and tuning noise only; pooled from resampling "
-                 "datasets)", {"tau": ".2f", **intervals, "seed_low": ".2f",
-                               "seed_high": ".2f"})
-    _print_frame(comparison.agreement, "Mean per-dataset Kendall tau (baselines left out; 95% "
-                 "interval from resampling datasets)", {"mean_tau": ".2f", **intervals})
-    for headline in (comparison.headline(), *comparison.paired_headlines()):
-        console.print(headline, markup=False, highlight=False)
-    console.print(study.noise_baseline.sentence(), markup=False, highlight=False)
+    taus = comparison.taus
+    for (a, b), pair in taus.group_by("strategy_a", "strategy_b", maintain_order=True):
+        _print_frame(pair.drop("strategy_a", "strategy_b"),
+                     f"Kendall tau between strategies: {a} and {b}",
+                     {"tau": ".2f", **intervals, "seed_low": ".2f", "seed_high": ".2f"},
+                     headers={"n_models": "models", "seed_low": "seed\nlow",
+                              "seed_high": "seed\nhigh"},
+                     notes=("interval",),
+                     footnotes=[comparison.left_out(),
+                                "95% interval: per dataset from resampling the test rows, or "
+                                "the seeds where no predictions are stored; pooled from "
+                                "resampling datasets; seed low-high from resampling seeds "
+                                "(3+), which covers fitting and tuning noise only"])
     moved = comparison.moves.filter(pl.col("rank_change") != 0).drop("metric")
-    _print_frame(moved, "Models whose rank moved (random → time); score change in %",
-                 {"score_random": ".4f", "score_time": ".4f", "score_change_pct": "+.1f"})
+    _print_frame(moved, "Models whose rank moved (random → time)",
+                 {"score_random": ".4f", "score_time": ".4f", "score_change_pct": "+.1f"},
+                 headers={c: c.replace("_", "\n", 1) for c in moved.columns
+                          if c not in ("dataset", "model")}
+                 | {"score_change_pct": "score\nchange %"})
     _print_frame(friedman_table(study.statistics), "Friedman test per strategy, datasets as "
-                 "blocks (Nemenyi critical difference at α = 0.05, in mean ranks)",
-                 {"chi2": ".2f", "pvalue": ".3g", "critical_difference": ".2f"})
-    _print_frame(elo_columns(study.statistics), "Elo per strategy, datasets as blocks: rating "
-                 "[95% interval from resampling datasets]; random-forest = 1000 when it ran "
-                 "(TabArena's convention), else the mean")
-    _print_frame(study.shifts, "Shift between training and test rows (adversarial-validation "
-                 "AUC: 0.5 = no shift; drifting_share: features with PSI ≥ 0.25)",
-                 {"adversarial_auc": ".3f", "drifting_share": ".2f"})
-    _print_frame(study.shift.table, "Shift of the time split against rank change (1 − tau, "
-                 "random vs time)", {"adversarial_auc": ".3f", "drifting_share": ".2f",
-                                     "tau": ".2f", "rank_change": ".2f"})
+                 "blocks", {"chi2": ".2f", "pvalue": ".3g", "critical_difference": ".2f"},
+                 headers={"n_datasets": "datasets", "n_models": "models", "pvalue": "p",
+                          "critical_difference": "CD"},
+                 notes=("note",),
+                 footnotes=["CD: Nemenyi critical difference at α = 0.05, in mean ranks"])
+    _print_frame(elo_columns(study.statistics), "Elo per strategy, datasets as blocks",
+                 footnotes=["rating [95% interval from resampling datasets]; random-forest = "
+                            "1000 when it ran (TabArena's convention), else the mean"])
+    _print_frame(study.shifts, "Shift between training and test rows",
+                 {"adversarial_auc": ".3f", "drifting_share": ".2f"},
+                 headers={"split_id": "split", "adversarial_auc": "adversarial\nauc",
+                          "drifting_share": "drifting\nshare"},
+                 footnotes=["adversarial-validation AUC: 0.5 = no shift; drifting share: "
+                            "features with PSI ≥ 0.25"])
+    _print_frame(study.shift.table, "Shift of the time split against rank change",
+                 {"adversarial_auc": ".3f", "drifting_share": ".2f",
+                  "tau": ".2f", "rank_change": ".2f"},
+                 footnotes=["rank_change: 1 − tau, random vs time"])
     _print_frame(study.shift.correlations, "Spearman correlation across datasets of shift and "
-                 "rank change (95% interval from resampling datasets; two-sided permutation p)",
-                 {"spearman": ".2f", **intervals, "pvalue": ".3g"})
-    console.print(f"Slope chart: [bold]{study.slope_chart}[/]; shift against rank change: "
-                  f"[bold]{study.shift_chart}[/]")
+                 "rank change", {"spearman": ".2f", **intervals, "pvalue": ".3g"},
+                 headers={"n_datasets": "datasets", "pvalue": "p"}, notes=("note",),
+                 footnotes=["95% interval from resampling datasets; two-sided permutation p"])
+
+
+def _pairs(frame):
+    """``strategy_a`` and ``strategy_b`` as one column ``strategies`` (``random/time``)."""
+    import polars as pl
+
+    pair = pl.format("{}/{}", "strategy_a", "strategy_b").alias("strategies")
+    return frame.select(pair, pl.exclude("strategy_a", "strategy_b"))
 
 
 @app.command()
@@ -810,10 +900,11 @@ def ncd(
                "metric_k_hat": "k_hat", "fit_seconds": "fit_s"}
     _print_frame(pl.DataFrame([{name: r.get(key) for key, name in columns.items()}
                                for r in rows]),
-                 f"Novel class discovery on {dataset} (novel classes {novel_classes}; "
-                 f"{rows[0]['variant']}; acc, nmi, ari: means over seeds, acc_sd: std)",
+                 f"Novel class discovery on {dataset} (novel classes {novel_classes})",
                  {"acc": ".4f", "acc_sd": ".4f", "nmi": ".4f", "ari": ".4f", "k_hat": ".1f",
-                  "fit_s": ".1f"})
+                  "fit_s": ".1f"},
+                 footnotes=[f"{rows[0]['variant']}; acc, nmi, ari: means over seeds, "
+                            f"acc_sd: std"])
     for row in rows:
         if row["status"] != "ok":
             err_console.print(f"[red]{escape(row['model'])}: failed: {escape(row['error'])}",
@@ -910,31 +1001,90 @@ def plugins_command(
                       "key plugins = [...], or install a distribution that declares the "
                       "entry-point group tabbench.plugins.", highlight=False)
         return
-    table = Table(title="Loaded plugins", title_justify="left")
-    for column in ("plugin", "from", "provenance", "registered"):
-        table.add_column(column, overflow="fold")
-    for info in infos:
+    console.print("Loaded plugins", highlight=False)
+    for info in infos:  # a block per plugin: a sha256 alone is 71 characters
         kinds: dict[str, list[str]] = {}
         for kind, name in info.registered:
             kinds.setdefault(kind, []).append(name)
         registered = "; ".join(f"{kind}: {', '.join(names)}" for kind, names in kinds.items())
-        table.add_row(info.plugin.name, info.plugin.origin, info.plugin.provenance,
-                      registered or "nothing")
+        block = Table.grid(padding=(0, 2), pad_edge=True)
+        block.add_column(no_wrap=True)
+        block.add_column(overflow="fold")
+        for label, value in (("from", info.plugin.origin), ("registered", registered or "nothing"),
+                             ("provenance", info.plugin.provenance)):
+            block.add_row(label, value)
+        console.print(f"[bold]{escape(info.plugin.name)}[/]", highlight=False)
+        console.print(block, highlight=False)
+
+
+# Rendering: every table fits an 80-column terminal. No border, the header ruled off and two
+# spaces between columns; numbers never wrap; what explains a table is printed under it as
+# footnote lines (dim), never as a column of wrapped sentences. The report keeps it all.
+
+#: Marks of the footnotes that replace a column of explanations (``_print_frame(notes=)``).
+_MARKS = "¹²³⁴⁵⁶⁷⁸⁹"
+
+
+def _table(title: str) -> Table:
+    """An empty table in the terminal layout, with a one-line title where it can."""
+    return Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, show_edge=False,
+                 pad_edge=False, collapse_padding=True)
+
+
+def _add_column(table: Table, header: str, *, number: bool) -> None:
+    """A right-aligned column that never wraps (``number``), or a left-aligned one that wraps
+    between words."""
+    if number:
+        table.add_column(header, justify="right", no_wrap=True)
+    else:
+        table.add_column(header, justify="left", overflow="fold")
+
+
+def _notes(*notes: str) -> None:
+    """Footnotes under a table, each wrapped to the terminal with its next lines indented."""
+    import textwrap
+
+    for note in notes:
+        for line in textwrap.wrap(note, width=console.width, subsequent_indent="  ",
+                                  break_long_words=False, break_on_hyphens=False):
+            console.print(line, style="dim", markup=False, highlight=False)
+
+
+def _print_table(table: Table, *footnotes: str) -> None:
+    """``table`` under its title (a line of its own: a table narrower than its title would
+    wrap it), then ``footnotes``."""
+    title, table.title = table.title, None
+    if title:
+        console.print(title, style="table.title", markup=False, highlight=False)
     console.print(table)
+    _notes(*footnotes)
 
 
-def _print_frame(frame, title: str, formats: dict[str, str] | None = None) -> None:
-    """A polars frame as a rich table (numbers formatted by column)."""
+def _print_frame(frame, title: str, formats: dict[str, str] | None = None, *,
+                 headers: dict[str, str] | None = None, notes: tuple[str, ...] = (),
+                 footnotes: tuple[str, ...] | list[str] = ()) -> None:
+    """A polars frame as a table: numbers formatted by column (``formats``), columns
+    renamed by ``headers``; each text column in ``notes`` (a sentence per row: how an
+    interval was drawn, why a test is missing) shows a mark and its sentences become
+    footnote lines, after ``footnotes``."""
     import polars as pl
 
-    formats = formats or {}
-    table = Table(title=title, title_justify="left")
+    formats, headers = formats or {}, headers or {}
+    marks: dict[str, dict[str, str]] = {column: {} for column in notes if column in frame.columns}
+    for column, seen in marks.items():
+        for value in frame[column].drop_nulls().unique(maintain_order=True):
+            if value:
+                seen[value] = _MARKS[len(seen)] if len(seen) < len(_MARKS) else f"({len(seen) + 1})"
+    table = _table(title)
     for column in frame.columns:
-        table.add_column(column, justify="left" if frame[column].dtype == pl.String else "right")
+        text = frame[column].dtype == pl.String
+        _add_column(table, headers.get(column, column), number=not text or column in marks)
     for row in frame.iter_rows(named=True):
-        table.add_row(*(format_cell(value, formats.get(column))
+        table.add_row(*(marks[column].get(value or "", "") if column in marks
+                        else format_cell(value, formats.get(column))
                         for column, value in row.items()))
-    console.print(table)
+    _print_table(table, *footnotes, *(f"{mark} {value}" for column in marks
+                                      for value, mark in marks[column].items()))
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
