@@ -6,7 +6,7 @@ command alike; the median over ``--reps`` rounds is printed, after one warm-up r
 
 * ``tabbench --help``, ``datasets list``, ``datasets show synthetic-drift`` and ``plugins``:
   target 0.5 s each;
-* ``rank-features`` on a 100,000-row table (the ``drift`` generator's table, 48 features,
+* ``rank-features`` on a 100,000-row table (the ``drift`` generator's table, 22 features,
   written once as Parquet into a temporary registry folder): target 2 s.
 
 For ``rank-features`` the process's time is then split in-process: importing the command's
