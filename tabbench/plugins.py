@@ -30,26 +30,31 @@ new results never mix in one ranking. The ids of jobs of built-ins do not change
 from __future__ import annotations
 
 import functools
-import importlib
-import importlib.util
 import inspect
 import os
 import re
 import sys
-import types
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, get_args
 
 from tabbench import _plugin_loader
-from tabbench._plugin_loader import Plugin, file_sha256, module_file, module_sha256
+from tabbench._plugin_loader import Plugin
 from tabbench.exceptions import PluginError
 from tabbench.metrics import METRIC_NAME, METRICS, TASKS, Metric
 from tabbench.models import MODELS, FitContext, ModelSpec
 from tabbench.models.base import Family
 from tabbench.models.classic import SklearnModel
 from tabbench.paths import check_name
+from tabbench.plugin_sources import (
+    file_plugin,
+    is_path,
+    load_file,
+    load_module,
+    module_plugin,
+    run_file,
+)
 from tabbench.splits import SPLIT_NAME, SPLITTERS, register_splitter
 
 __all__ = ["Plugin", "PluginInfo", "check_registered", "ensure_plugins", "load_plugins",
@@ -87,7 +92,7 @@ def load_plugin(ref: str | os.PathLike[str], base: Path | None = None,
     """
     text = os.fspath(ref).strip()
     prefix = f"{where}: " if where else ""
-    if _is_path(text):
+    if is_path(text):
         path = (Path(base or Path.cwd()) / Path(text).expanduser()).resolve()
         if path.is_dir():
             raise PluginError(f"{prefix}plugin {text!r}: {path} is a folder; name a .py file, "
@@ -99,110 +104,11 @@ def load_plugin(ref: str | os.PathLike[str], base: Path | None = None,
         if path.suffix != ".py":
             raise PluginError(f"{prefix}plugin {text!r}: a plugin file must be a Python "
                               f"file ending in .py", parameter=None if where else "plugin")
-        return _load_file(path)
+        return load_file(path)
     if not _MODULE_NAME.fullmatch(text):
         raise PluginError(f"{prefix}plugin {text!r} is neither a .py file nor a module name "
                           f"such as mypkg.tabbench_models", parameter=None if where else "plugin")
-    return _load_module(text, prefix, parameter=None if where else "plugin")
-
-
-def _is_path(text: str) -> bool:
-    return (text.endswith(".py") or "/" in text or os.sep in text
-            or text.startswith(("~", ".")))
-
-
-def _file_plugin(path: Path, data: bytes, source: str = "file") -> Plugin:
-    """The record of a plugin file: its module name depends on its path only, so the same
-    file runs under the same name in every process."""
-    tag = file_sha256(str(path).encode())[:10]
-    stem = re.sub(r"\W", "_", path.stem)
-    return Plugin(name=path.name, source=source, ref=str(path),  # type: ignore[arg-type]
-                  module=f"_tabbench_plugin_{stem}_{tag}", sha256=file_sha256(data), text=data)
-
-
-def _load_file(path: Path) -> Plugin:
-    data = path.read_bytes()
-    plugin = _file_plugin(path, data)
-    known = _plugin_loader.find(plugin.key)
-    if known is not None and known.provenance == plugin.provenance:
-        return known
-    return _run_file(plugin)
-
-
-def _run_file(plugin: Plugin) -> Plugin:
-    """Run a file plugin's shipped bytes as its module (its folder on ``sys.path``, so a
-    helper module beside it imports, as when Python runs a script)."""
-    folder = str(Path(plugin.ref).parent)
-    if os.path.isdir(folder) and folder not in sys.path:
-        sys.path.append(folder)
-    module = types.ModuleType(plugin.module)
-    module.__file__ = plugin.ref
-    sys.modules[plugin.module] = module
-    assert plugin.text is not None
-
-    def action() -> None:
-        exec(compile(plugin.text, plugin.ref, "exec"), module.__dict__)
-
-    try:
-        return _plugin_loader.run_plugin(plugin, action)
-    except PluginError:
-        sys.modules.pop(plugin.module, None)
-        raise
-
-
-def _load_module(name: str, prefix: str = "", parameter: str | None = None) -> Plugin:
-    try:
-        found = importlib.util.find_spec(name)
-    except (ImportError, ValueError):
-        found = None
-    if found is None:
-        raise PluginError(f"{prefix}plugin {name!r}: no module of that name can be imported "
-                          f"(and it is not a file path: a file plugin ends in .py)",
-                          parameter=parameter)
-    plugin = _module_plugin(name)
-    known = _plugin_loader.find(plugin.key)
-    if known is not None:
-        return known
-    return _plugin_loader.run_plugin(plugin, lambda: importlib.import_module(name))
-
-
-def _module_plugin(name: str) -> Plugin:
-    """A module's record: the distribution and version that installed its file, else the
-    sha256 of its file (a module on ``PYTHONPATH``, an editable install)."""
-    dist = _installed_by(name)
-    if dist is None:
-        return Plugin(name=name, source="module", ref=name, module=name,
-                      sha256=module_sha256(name))
-    return Plugin(name=name, source="module", ref=name, module=name, distribution=dist.name,
-                  version=dist.version)
-
-
-def _installed_by(name: str) -> Any:
-    """The installed distribution whose files include module ``name``'s file, if any."""
-    file = module_file(name)
-    if file is None:
-        return None
-    origin = os.path.realpath(file)
-    from importlib.metadata import PackageNotFoundError, distribution
-
-    for dist_name in _top_level_distributions().get(name.split(".")[0], []):
-        try:
-            dist = distribution(dist_name)
-        except PackageNotFoundError:
-            continue
-        for file in dist.files or ():
-            if os.path.realpath(dist.locate_file(file)) == origin:
-                return dist
-    return None
-
-
-@functools.lru_cache(maxsize=1)
-def _top_level_distributions() -> dict[str, list[str]]:
-    """Top-level import name → the distributions that install it (read once: it scans
-    every installed distribution)."""
-    from importlib.metadata import packages_distributions
-
-    return dict(packages_distributions())
+    return load_module(text, prefix, parameter=None if where else "plugin")
 
 
 @dataclass(frozen=True)
@@ -248,9 +154,9 @@ def _caller(kind: str, name: str) -> tuple[Plugin, str | None]:
                             f"worker processes cannot import: put it in a file and load it "
                             f"with --plugin FILE or tabbench.load_plugins([FILE])")
         path = Path(file).resolve()
-        plugin = _file_plugin(path, path.read_bytes(), source="script")
+        plugin = file_plugin(path, path.read_bytes(), source="script")
     else:
-        plugin = _module_plugin(module)
+        plugin = module_plugin(module)
     if function != "<module>":
         return plugin, (f"{kind} {name!r} was registered inside {function}() of {file or module}, "
                         f"which worker processes do not run when they import it: register it "
@@ -512,7 +418,7 @@ def ensure_plugins(plugins: Sequence[Plugin]) -> None:
         if plugin.source in ("file", "script"):
             if have is None and plugin.source == "script" and _script_ran(plugin):
                 continue  # multiprocessing ran the driver's script here already
-            _run_file(plugin)
+            run_file(plugin)
             continue
         if have is None:
             if plugin.source == "entry-point":
@@ -530,7 +436,7 @@ def ensure_plugins(plugins: Sequence[Plugin]) -> None:
 
 def _load_module_here(plugin: Plugin) -> None:
     try:
-        _load_module(plugin.ref)
+        load_module(plugin.ref)
     except PluginError as exc:
         raise PluginError(f"{exc} on this worker (a module plugin must be importable on "
                           f"every worker; a plugin file travels with the job)") from exc
