@@ -9,6 +9,7 @@ Modules
 -------
 ``space``        the interpretable feature space (original units, category names)
 ``importance``   permutation importance, native contributions, the high-dimensional pre-filter
+``black_box``    the model fitted as a benchmark job fits it, its features ranked
 ``conditions``   readable conditions: thresholds and category sets
 ``surrogate``    the surrogate interface, its registry and the size search
 ``tree``         the tree-shaped surrogates: ``tree`` and ``rules``

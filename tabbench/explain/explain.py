@@ -8,7 +8,8 @@
 2. rank the features on the validation part by permutation importance and, for the
    boosters, by their native contributions (:mod:`tabbench.explain.importance`); with
    more than ``prefilter_above`` features only the ``prefilter_keep`` best by the
-   booster's gain (other models: ``mi-corrected``) are permuted;
+   booster's gain (other models: ``mi-corrected``) are permuted (steps 1 and 2:
+   :mod:`tabbench.explain.black_box`);
 3. keep the ``top_k`` features and fit a surrogate of each candidate size on the training
    part to the black box's predictions, keeping the smallest one that is (nearly) the most
    faithful on the validation part by kappa (classification) or R²
@@ -29,7 +30,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -45,13 +46,7 @@ from tabbench.datasets.registry import get_spec
 from tabbench.datasets.sample import load_subsample
 from tabbench.device import resolve_device
 from tabbench.exceptions import TabbenchError
-from tabbench.explain.importance import (
-    gain_importance,
-    importance_table,
-    native_contributions,
-    permutation_scores,
-)
-from tabbench.explain.space import FeatureSpace, feature_space
+from tabbench.explain.black_box import BlackBox, Step, fit_black_box, rank_by_importance
 from tabbench.explain.surrogate import (
     Surrogate,
     fidelity,
@@ -59,20 +54,16 @@ from tabbench.explain.surrogate import (
     fit_surrogate,
     make_surrogate,
 )
-from tabbench.features.ranking import select_top_k
 from tabbench.metrics import default_metric, score
 from tabbench.models import get_model, library_versions
 from tabbench.paths import ensure_dir, safe_join
-from tabbench.preprocess import make_preprocessor, prepare_data
 from tabbench.results import read_results, upgrade_results, write_result
 from tabbench.runlock import run_folder_lock
 from tabbench.schema import JobIdentity
 from tabbench.splits import find_split
-from tabbench.tuning import fit_model, predict
 
 if TYPE_CHECKING:
     from tabbench.datasets.dataset import Dataset
-    from tabbench.models import ModelSpec
     from tabbench.splits import Split
 
 __all__ = [
@@ -85,12 +76,8 @@ __all__ = [
 
 DEFAULT_TOP_K = 10
 DEFAULT_MAX_ROWS = 50_000    # explain_dataset subsamples bigger tables (seeded, as `run` does)
-PERMUTATION_ROWS = 10_000    # validation rows permuted (a seeded sample of them)
-CONTRIBUTION_ROWS = 5_000    # validation rows whose native contributions are averaged
 PREFILTER_ABOVE = 1_000      # more features than this: permute only a shortlist …
 PREFILTER_KEEP = 256         # … of this many, by the booster's gain (else mi-corrected)
-
-Step = Callable[[str], None]
 
 
 @dataclass(frozen=True, eq=False)
@@ -198,15 +185,15 @@ def explain_model(dataset: Dataset, split: Split, model: str, *,
     started_at = datetime.now(UTC)
     metric = dataset.spec.metric or default_metric(dataset.task)
     params = dict(spec.default_params if params is None else params)
-    box = _fit_black_box(dataset, split, spec, params, metric, seed, n_threads, device, step)
+    box = fit_black_box(dataset, split, spec, params, metric, seed, n_threads, device, step)
     # threadpoolctl limits the libraries loaded so far, and the model's own (the OpenMP
     # runtime of a booster) is loaded by its fit, so the pools are limited only now: a
     # booster predicting on all cores for each of thousands of permutations is several
     # times slower than on its share of them.
     with threadpool_limits(limits=n_threads):
         importance_started = time.perf_counter()
-        importances = _rank(box, dataset, split, metric, n_repeats, seed, prefilter_above,
-                            prefilter_keep, step)
+        importances = rank_by_importance(box, dataset, split, metric, n_repeats, seed,
+                                         prefilter_above, prefilter_keep, step)
         importance_seconds = time.perf_counter() - importance_started
         top = tuple(importances["feature"].head(min(top_k, len(box.space.names))).to_list())
         columns = [box.space.names.index(name) for name in top]
@@ -244,78 +231,7 @@ def explain_model(dataset: Dataset, split: Split, model: str, *,
     return Explanation(result, importances, top, surrogate, sizes, rules, local, params_source)
 
 
-@dataclass(frozen=True, eq=False)
-class _BlackBox:
-    """The fitted model, the interpretable matrix ``Z`` and the model's predictions."""
-
-    estimator: Any
-    space: FeatureSpace
-    Z: dict[str, np.ndarray]                      # the interpretable matrix per part
-    predict_z: Callable[[np.ndarray], np.ndarray]  # the model as a function of Z
-    native: bool                                  # whether the model's columns are Z's
-    outputs: dict[str, np.ndarray]                # probabilities or values per part
-    targets: dict[str, np.ndarray]                # classes or values per part
-    fit_seconds: float
-    predict_seconds: float
-
-
-def _parts(split: Split) -> dict[str, np.ndarray]:
-    return {"train": split.train, "val": split.val, "test": split.test}
-
-
-def _fit_black_box(dataset: Dataset, split: Split, spec: ModelSpec, params: dict[str, Any],
-                   metric: str, seed: int, n_threads: int, device: str,
-                   step: Step) -> _BlackBox:
-    """Fit the model as a benchmark job does (no round cap); build the interpretable matrix."""
-    task = dataset.task
-    step("preprocessing")
-    data = prepare_data(dataset, split, spec.family, metric=metric, seed=seed,
-                        n_threads=n_threads, device=device, max_rounds=None)
-    own = data.preprocessor
-    native = spec.family == "gbdt"  # the model's own columns are the interpretable ones
-    train_frame = dataset.frame[split.train]
-    if native:
-        gbdt, Z = own, {name: data.part(name)[0] for name in _parts(split)}
-    else:
-        gbdt = make_preprocessor("gbdt").fit(train_frame, dataset.features)
-        whole = gbdt.transform(dataset.frame)
-        Z = {name: whole[idx] for name, idx in _parts(split).items()}
-    space = feature_space(gbdt, train_frame, dataset.features)
-    step(f"fitting the black box ({spec.name})")
-    estimator, fit_seconds = fit_model(spec, params, data, seed)
-    started = time.perf_counter()
-    outputs = {name: predict(estimator, data.part(name)[0], task) for name in _parts(split)}
-    predict_seconds = time.perf_counter() - started
-    targets = {name: out.argmax(axis=1) if task != "regression" else out
-               for name, out in outputs.items()}
-
-    def predict_z(Zp: np.ndarray) -> np.ndarray:
-        matrix = Zp if native else own.transform(space.decode(Zp))
-        return predict(estimator, matrix, task)
-
-    return _BlackBox(estimator, space, Z, predict_z, native, outputs, targets,
-                     fit_seconds, predict_seconds)
-
-
-def _rank(box: _BlackBox, dataset: Dataset, split: Split, metric: str, n_repeats: int,
-          seed: int, prefilter_above: int, prefilter_keep: int, step: Step) -> pl.DataFrame:
-    """Permutation importance on (a sample of) the validation part, and native contributions."""
-    rng = np.random.default_rng(seed)
-    sample = np.sort(rng.permutation(len(split.val))[:PERMUTATION_ROWS])
-    Z_val, y_val = box.Z["val"][sample], dataset.target()[split.val][sample]
-    candidates = _shortlist(box.estimator, dataset, split, box.space, prefilter_above,
-                            prefilter_keep)
-    step(f"permutation importance of {len(candidates)} features")
-    permutation = permutation_scores(box.predict_z, Z_val, y_val, metric, columns=candidates,
-                                     n_repeats=n_repeats, seed=seed)
-    native = None
-    if box.native:
-        step("native contributions")
-        native = native_contributions(box.estimator, Z_val[:CONTRIBUTION_ROWS])
-    return importance_table(box.space.names, permutation, native)
-
-
-def _scores(dataset: Dataset, split: Split, metric: str, box: _BlackBox, surrogate: Surrogate,
+def _scores(dataset: Dataset, split: Split, metric: str, box: BlackBox, surrogate: Surrogate,
             sizes: pl.DataFrame, Zk: dict[str, np.ndarray]) -> dict[str, Any]:
     """Fidelity, the surrogate's and the black box's scores, and the surrogate's size."""
     task, y, targets = dataset.task, dataset.target(), box.targets
@@ -340,20 +256,6 @@ def _scores(dataset: Dataset, split: Split, metric: str, box: _BlackBox, surroga
         out["metric_fidelity_auc"] = _auc(targets["test"],
                                           surrogate.predict_proba(Zk["test"])[:, 1])
     return out
-
-
-def _shortlist(estimator: Any, dataset: Dataset, split: Split, space: FeatureSpace,
-               above: int, keep: int) -> list[int]:
-    """The columns to permute: all, or on wide tables the ``keep`` best by a cheap score."""
-    n = len(space.names)
-    if n <= above:
-        return list(range(n))
-    gain = gain_importance(estimator, n)
-    if gain is not None:
-        order = np.argsort(-gain, kind="stable")
-        return sorted(order[:keep].tolist())
-    names, _ = select_top_k(dataset, split, min(keep, n), method="mi-corrected")  # cheap
-    return sorted(space.names.index(name) for name in names)
 
 
 def _auc(reference: np.ndarray, probability: np.ndarray) -> float:
@@ -385,7 +287,7 @@ def _identity(dataset: Dataset, split: Split, model: str, params: dict[str, Any]
     )
 
 
-def _local_text(row: int, split: Split, dataset: Dataset, box: _BlackBox, top: Sequence[str],
+def _local_text(row: int, split: Split, dataset: Dataset, box: BlackBox, top: Sequence[str],
                 columns: Sequence[int], surrogate: Surrogate, model: str, kind: str,
                 vocab: dict[str, list[str]]) -> str:
     index = int(split.test[row])
