@@ -2,7 +2,7 @@
 
 For 10 models on ``--rows`` test rows (synthetic predictions), this times
 
-* **tabbench**: :func:`tabbench.bootstrap.paired_bootstrap` with ``--resamples`` iid
+* **tabbench**: :func:`tabbench.analysis.bootstrap.paired_bootstrap` with ``--resamples`` iid
   resamples (point scores, every resample's scores, intervals and ties);
 * **reference**: the straightforward way, a Python loop over resamples that draws the
   rows and calls scikit-learn's metric (``roc_auc_score``, ``root_mean_squared_error``)
@@ -28,7 +28,7 @@ import numpy as np
 from sklearn import metrics as skm
 from threadpoolctl import threadpool_limits
 
-from tabbench.bootstrap import paired_bootstrap
+from tabbench.analysis.bootstrap import paired_bootstrap
 
 N_MODELS = 10
 

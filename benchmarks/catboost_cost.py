@@ -24,12 +24,12 @@ from pathlib import Path
 
 import polars as pl
 
-from tabbench.datasets.registry import get_spec
-from tabbench.datasets.sample import load_subsample
-from tabbench.metrics import score
-from tabbench.models import get_model
-from tabbench.preprocess import prepare_data
-from tabbench.splits import make_splits
+from tabbench.data.datasets.registry import get_spec
+from tabbench.data.datasets.sample import load_subsample
+from tabbench.data.metrics import score
+from tabbench.data.splits import make_splits
+from tabbench.methods.models import get_model
+from tabbench.methods.preprocess import prepare_data
 
 MULTICLASS = ("bird-strikes", "gss-occupation", "portal-rodents", "bundesliga")
 # "default": CatBoost's own CPU default, which tabbench used before revision 1 of the model

@@ -1,4 +1,4 @@
-"""Wall time of OutRank's corrected mutual information (tabbench.features) on large tables.
+"""Wall time of OutRank's corrected mutual information (tabbench.methods.features) on large tables.
 
 Two synthetic tables from the ``drift`` generator (numeric and categorical features, a
 binary target, 2% missing values, high-cardinality string columns):
@@ -29,10 +29,10 @@ import tracemalloc
 import numpy as np
 import polars as pl
 
-from tabbench.datasets.synthetic import generate
-from tabbench.features.encode import encode_features, encode_target
-from tabbench.features.quality import quality_report
-from tabbench.features.ranking import rank_table
+from tabbench.data.datasets.synthetic import generate
+from tabbench.methods.features.encode import encode_features, encode_target
+from tabbench.methods.features.quality import quality_report
+from tabbench.methods.features.ranking import rank_table
 
 SMALL = {"n_rows": 100_000, "n_informative": 10, "n_uninformative": 25, "n_correlated": 5,
          "n_categorical": 6, "n_high_cardinality": 2, "cardinality": 20_000}      # 49 features

@@ -25,11 +25,11 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from tabbench.config import BUDGETS, BenchmarkConfig
-from tabbench.job import run_job
-from tabbench.predictions import write_predictions
-from tabbench.results import write_result
-from tabbench.runner import plan, run_benchmark
+from tabbench.core.predictions import write_predictions
+from tabbench.core.results import write_result
+from tabbench.execution.config import BUDGETS, BenchmarkConfig
+from tabbench.execution.job import run_job
+from tabbench.execution.runner import plan, run_benchmark
 
 
 def config(model: str, n_jobs: int, out: Path) -> BenchmarkConfig:

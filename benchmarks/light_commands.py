@@ -35,7 +35,7 @@ N_ROWS = 100_000
 
 def write_table(folder: Path) -> str:
     """A 100,000-row registry entry in ``folder``; return its name."""
-    from tabbench.datasets.synthetic import generate
+    from tabbench.data.datasets.synthetic import generate
 
     generate("drift", n_rows=N_ROWS, seed=0).write_parquet(folder / "drift-100k.parquet")
     (folder / "drift-100k.toml").write_text(
@@ -81,7 +81,7 @@ def rank_features_breakdown(folder: Path, out: Path, env: dict[str, str]) -> dic
 import json, sys, time
 start = time.perf_counter()
 from tabbench.cli import main
-from tabbench.topk import rank_and_save
+from tabbench.studies.topk import rank_and_save
 imported = time.perf_counter()
 ranking, _, _ = rank_and_save("drift-100k", out_dir=__import__("pathlib").Path({str(out)!r}),
                               top=20, datasets_dirs=[__import__("pathlib").Path({str(folder)!r})],

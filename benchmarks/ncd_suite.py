@@ -48,9 +48,9 @@ ONE_CLUSTER = "(all in one cluster)"
 
 def one(dataset: str, method: str, max_rows: int, out: Path, estimate: bool) -> None:
     """In a child process: run ``method`` on ``dataset`` for every seed, one row per seed."""
-    from tabbench.ncd import run_ncd
-    from tabbench.ncd.runner import _sample
-    from tabbench.ncd.task import load_ncd_data, make_task
+    from tabbench.studies.ncd import run_ncd
+    from tabbench.studies.ncd.runner import _sample
+    from tabbench.studies.ncd.task import load_ncd_data, make_task
 
     if method == LOAD_ONLY:
         X, y = load_ncd_data(dataset)
@@ -83,8 +83,8 @@ def measure(dataset: str, method: str, max_rows: int, out: Path,
 def majority_shares(dataset: str, max_rows: int) -> list[float]:
     """Per seed, the ACC of putting every scored row in one cluster: the largest novel
     class's share of the scored rows (the floor ACC is read against)."""
-    from tabbench.ncd.runner import _sample
-    from tabbench.ncd.task import load_ncd_data, make_task
+    from tabbench.studies.ncd.runner import _sample
+    from tabbench.studies.ncd.task import load_ncd_data, make_task
 
     X, y = load_ncd_data(dataset)
     if max_rows < len(y):
@@ -107,7 +107,7 @@ def table(out: Path, measurements: list[dict[str, object]], estimate: bool) -> s
     """The Markdown table of the rows in ``out`` and the measured time and memory."""
     import polars as pl
 
-    from tabbench.results import read_results
+    from tabbench.core.results import read_results
 
     variant = "default-k-estimated" if estimate else "default"
     results = read_results(out).filter(pl.col("variant") == variant)

@@ -42,11 +42,11 @@ MODELS = "mlp,mlp-plr,resnet,tabm"
 
 def prepare(max_rows: int | None, threads: int, folder: Path) -> dict:
     """Preprocess flights once and store the arrays for the child processes."""
-    from tabbench.config import BUDGETS
-    from tabbench.datasets.registry import get_spec
-    from tabbench.datasets.sample import load_subsample
-    from tabbench.job import Job, find_split
-    from tabbench.preprocess import prepare_data
+    from tabbench.data.datasets.registry import get_spec
+    from tabbench.data.datasets.sample import load_subsample
+    from tabbench.execution.config import BUDGETS
+    from tabbench.execution.job import Job, find_split
+    from tabbench.methods.preprocess import prepare_data
 
     spec = get_spec("flights")
     dataset = load_subsample(spec, max_rows)
@@ -96,7 +96,7 @@ def _peak_since(reset: bool, before_kib: int | None) -> float:
 
 def child(folder: Path, model: str, device: str, epochs: int, threads: int) -> None:
     """One measurement; prints one JSON line."""
-    from tabbench.models import FitContext, get_model
+    from tabbench.methods.models import FitContext, get_model
 
     X_train = np.load(folder / "X_train.npy")
     y_train = np.load(folder / "y_train.npy")
@@ -152,7 +152,7 @@ def child(folder: Path, model: str, device: str, epochs: int, threads: int) -> N
 
 
 def torch_has_cuda() -> bool:
-    from tabbench.device import cuda_available
+    from tabbench.core.device import cuda_available
 
     if not cuda_available():
         return False

@@ -44,13 +44,13 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from tabbench.datasets.registry import get_spec
-from tabbench.datasets.sample import load_subsample
-from tabbench.features.encode import DEFAULT_BINS, encode_features, encode_target
-from tabbench.features.outrank import _pair_terms, outrank_3mr, outrank_scores
-from tabbench.features.rankers import RankContext
-from tabbench.features.ranking import rank_features
-from tabbench.splits import find_split
+from tabbench.data.datasets.registry import get_spec
+from tabbench.data.datasets.sample import load_subsample
+from tabbench.data.splits import find_split
+from tabbench.methods.features.encode import DEFAULT_BINS, encode_features, encode_target
+from tabbench.methods.features.outrank import _pair_terms, outrank_3mr, outrank_scores
+from tabbench.methods.features.rankers import RankContext
+from tabbench.methods.features.ranking import rank_features
 
 REFERENCE = Path(__file__).with_name("outrank_reference.json")
 #: Tables: (dataset, split, max_rows). flights at 60,000 rows has a 36,006-row training

@@ -31,21 +31,21 @@ from pathlib import Path
 
 import numpy as np
 
-from tabbench import job as job_module
-from tabbench import splits as splits_module
-from tabbench.config import Budget
-from tabbench.datasets import load as load_module
-from tabbench.datasets import sample as sample_module
-from tabbench.datasets.load import load_dataset
-from tabbench.datasets.registry import get_spec
-from tabbench.datasets.sample import load_subsample
-from tabbench.job import Job, find_split, run_job
-from tabbench.metrics import score
-from tabbench.models import get_model
-from tabbench.models.gbdt import EARLY_STOPPING_ROUNDS
-from tabbench.predictions import write_predictions
-from tabbench.preprocess import prepare_data
-from tabbench.results import write_result
+from tabbench.core.predictions import write_predictions
+from tabbench.core.results import write_result
+from tabbench.data import splits as splits_module
+from tabbench.data.datasets import load as load_module
+from tabbench.data.datasets import sample as sample_module
+from tabbench.data.datasets.load import load_dataset
+from tabbench.data.datasets.registry import get_spec
+from tabbench.data.datasets.sample import load_subsample
+from tabbench.data.metrics import score
+from tabbench.execution import job as job_module
+from tabbench.execution.config import Budget
+from tabbench.execution.job import Job, find_split, run_job
+from tabbench.methods.models import get_model
+from tabbench.methods.models.gbdt import EARLY_STOPPING_ROUNDS
+from tabbench.methods.preprocess import prepare_data
 
 
 def library_params(params: dict) -> dict:

@@ -1,4 +1,4 @@
-"""Size and read speed of the prediction store (``<run>/predictions/``, tabbench.predictions).
+"""Size and read speed of the prediction store (``<run>/predictions/``, tabbench.core.predictions).
 
 Prints
 
@@ -25,8 +25,13 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from tabbench.predictions import PREDICTIONS, prediction_frame, read_predictions, write_predictions
-from tabbench.results import read_results
+from tabbench.core.predictions import (
+    PREDICTIONS,
+    prediction_frame,
+    read_predictions,
+    write_predictions,
+)
+from tabbench.core.results import read_results
 
 
 def run_folder_sizes(run: Path) -> None:

@@ -22,7 +22,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from tabbench.config import BUDGETS, BenchmarkConfig
+from tabbench.execution.config import BUDGETS, BenchmarkConfig
 
 MODELS = ("dummy", "linear", "random-forest", "xgboost", "lightgbm", "catboost")
 
@@ -37,7 +37,7 @@ def grid(max_rows: int) -> BenchmarkConfig:
 
 def timed_run(config: BenchmarkConfig, out: Path) -> tuple[float, int]:
     """Wall seconds of one run of ``config`` into ``out`` and the number of jobs that ran."""
-    from tabbench.runner import run_benchmark
+    from tabbench.execution.runner import run_benchmark
 
     started = time.perf_counter()
     summary = run_benchmark(replace(config, out=out))

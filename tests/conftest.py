@@ -93,7 +93,7 @@ def kill_driver_and_resume(tmp_path: Path):
 
     import polars as pl
 
-    from tabbench.results import read_results
+    from tabbench.core.results import read_results
 
     root = Path(__file__).resolve().parents[1]
 

@@ -8,7 +8,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from tabbench.compare import (
+from tabbench.analysis.compare import (
     POOLED,
     compare_splits,
     friedman_table,
@@ -16,14 +16,14 @@ from tabbench.compare import (
     shift_vs_rank_change,
     strategy_statistics,
 )
-from tabbench.config import BUDGETS
-from tabbench.datasets.sample import load_subsample
-from tabbench.datasets.spec import DatasetSpec
-from tabbench.drift import diagnose_shift
-from tabbench.job import Job, find_split, run_job
-from tabbench.models.base import MODELS, ModelSpec
-from tabbench.schema import result_frame
-from tabbench.stats import friedman, resample_counts
+from tabbench.analysis.drift import diagnose_shift
+from tabbench.analysis.stats import friedman, resample_counts
+from tabbench.core.schema import result_frame
+from tabbench.data.datasets.sample import load_subsample
+from tabbench.data.datasets.spec import DatasetSpec
+from tabbench.execution.config import BUDGETS
+from tabbench.execution.job import Job, find_split, run_job
+from tabbench.methods.models.base import MODELS, ModelSpec
 
 SPEC = DatasetSpec.from_dict({
     "name": "drift-test", "task": "binary", "target": "target", "generator": "drift",
@@ -411,9 +411,9 @@ def test_compare_splits_with_sliding_windows_plans_the_paired_random_splits():
     from dataclasses import replace
     from pathlib import Path
 
-    from tabbench.config import load_config
-    from tabbench.runner import plan
-    from tabbench.split_study import check_strategies
+    from tabbench.execution.config import load_config
+    from tabbench.execution.runner import plan
+    from tabbench.studies.split_study import check_strategies
 
     root = Path(__file__).resolve().parents[1]
     config = replace(load_config(root / "configs" / "smoke.toml"), models=("linear",),

@@ -11,10 +11,8 @@ import numpy as np
 import polars as pl
 import pytest
 
-from tabbench.compare import compare_splits, noise_counts, noise_taus
-from tabbench.report import _statistics_section, dataset_matrix
-from tabbench.schema import result_frame
-from tabbench.stats import (
+from tabbench.analysis.compare import compare_splits, noise_counts, noise_taus
+from tabbench.analysis.stats import (
     friedman,
     kendall_tau_b,
     nemenyi_critical_difference,
@@ -22,6 +20,8 @@ from tabbench.stats import (
     sign_test_greater,
     spearman_with_interval,
 )
+from tabbench.core.schema import result_frame
+from tabbench.studies.report import _statistics_section, dataset_matrix
 
 SIGN_LEVEL = 0.05
 
@@ -154,7 +154,7 @@ def _flip_run(run, n, rng):
     """A run folder of 5 regression models under a random and a time split (one seed, stored
     predictions): error scales 1.0-1.2 in order under random, the first three reversed under
     time, so the true tau between the rankings is 0.4."""
-    from tabbench.predictions import prediction_frame, write_predictions
+    from tabbench.core.predictions import prediction_frame, write_predictions
 
     scales = {"random": [1.0, 1.05, 1.1, 1.15, 1.2], "time": [1.1, 1.05, 1.0, 1.15, 1.2]}
     rows = []
@@ -176,7 +176,7 @@ def _flip_run(run, n, rng):
 
 @pytest.mark.slow
 def test_one_seed_gets_a_tau_interval_from_the_test_rows_that_covers_and_narrows(tmp_path):
-    from tabbench.leaderboard import dataset_confidence
+    from tabbench.analysis.leaderboard import dataset_confidence
 
     rng = np.random.default_rng(5)
     widths, covered = {}, []

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from tabbench.config import BUDGETS, load_config
 from tabbench.exceptions import ConfigError, UnknownNameError
+from tabbench.execution.config import BUDGETS, load_config
 
 ROOT = Path(__file__).resolve().parents[1]
 

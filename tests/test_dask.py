@@ -17,12 +17,12 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from tabbench.config import BUDGETS, load_config
+from tabbench.core.predictions import read_predictions
+from tabbench.core.results import read_results
+from tabbench.core.schema import TIMING_COLUMNS
 from tabbench.exceptions import ConfigError
-from tabbench.predictions import read_predictions
-from tabbench.results import read_results
-from tabbench.runner import run_benchmark
-from tabbench.schema import TIMING_COLUMNS
+from tabbench.execution.config import BUDGETS, load_config
+from tabbench.execution.runner import run_benchmark
 
 dask = pytest.importorskip("dask")
 distributed = pytest.importorskip("distributed")

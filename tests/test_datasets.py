@@ -8,9 +8,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from tabbench.datasets.load import fingerprint, load_dataset
-from tabbench.datasets.registry import add_dataset, get_spec, infer_task, list_specs
-from tabbench.datasets.spec import DatasetSpec
+from tabbench.data.datasets.load import fingerprint, load_dataset
+from tabbench.data.datasets.registry import add_dataset, get_spec, infer_task, list_specs
+from tabbench.data.datasets.spec import DatasetSpec
 from tabbench.exceptions import DatasetError, TabbenchWarning, UnknownNameError
 
 CSV = """ts,x,city,flag,when,y
@@ -229,8 +229,8 @@ def test_datetime_column_without_varying_parts_is_reported_as_dropped(write_csv)
 def test_a_job_reloading_its_dataset_does_not_repeat_the_warnings(write_csv):
     # was: each job's child process printed the dataset's warnings again, as raw Python
     # warnings ("job.py:120: TabbenchWarning: ...") after the driver had shown them once
-    from tabbench.config import BUDGETS
-    from tabbench.job import Job, run_job
+    from tabbench.execution.config import BUDGETS
+    from tabbench.execution.job import Job, run_job
 
     rows = "".join(f"{i},5,{i % 2}\n" for i in range(12))
     spec = spec_for(write_csv("a,c,y\n" + rows))

@@ -7,7 +7,7 @@ import polars as pl
 import pytest
 from scipy.sparse.csgraph import connected_components
 
-from tabbench.stats import TABARENA_RIDGE, elo_with_intervals, score_matrix
+from tabbench.analysis.stats import TABARENA_RIDGE, elo_with_intervals, score_matrix
 
 evaluator = pytest.importorskip(
     "bencheval.evaluator",

@@ -11,13 +11,13 @@ import numpy as np
 import polars as pl
 import pytest
 
-from tabbench.config import load_config
-from tabbench.ensemble import build_ensembles, caruana_weights
-from tabbench.leaderboard import dataset_confidence, standings
-from tabbench.metrics import score
-from tabbench.predictions import PREDICTIONS, JobPredictions, read_predictions
-from tabbench.results import read_results, write_result
-from tabbench.runner import run_benchmark
+from tabbench.analysis.leaderboard import dataset_confidence, standings
+from tabbench.core.predictions import PREDICTIONS, JobPredictions, read_predictions
+from tabbench.core.results import read_results, write_result
+from tabbench.data.metrics import score
+from tabbench.execution.config import load_config
+from tabbench.execution.runner import run_benchmark
+from tabbench.methods.ensemble import build_ensembles, caruana_weights
 
 ROOT = Path(__file__).resolve().parents[1]
 

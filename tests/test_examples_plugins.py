@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 import tabbench
-from tabbench import _plugin_loader
+from tabbench.core import _plugin_loader
 from tabbench.exceptions import PluginError
-from tabbench.models import FitContext, get_model
+from tabbench.methods.models import FitContext, get_model
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "plugins"
 PLUGINS = {"realmlp": ("realmlp.py", "pytabkit"), "ebm": ("ebm.py", "interpret")}

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tabbench.executors.local import ChildDied, ChildTimeout, WorkerPool
+from tabbench.execution.executors.local import ChildDied, ChildTimeout, WorkerPool
 
 
 def _run(pool: WorkerPool, *tasks: tuple) -> list:

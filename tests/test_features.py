@@ -10,13 +10,17 @@ import polars as pl
 import pytest
 from sklearn.metrics import mutual_info_score
 
-from tabbench.datasets.synthetic import generate, ground_truth
+from tabbench.data.datasets.synthetic import generate, ground_truth
 from tabbench.exceptions import TabbenchError, UnknownNameError
-from tabbench.features.encode import combine_codes, encode_features, encode_target
-from tabbench.features.estimators import MIEstimator, heldout_information, mutual_information
-from tabbench.features.quality import quality_report
-from tabbench.features.rankers import RANKERS
-from tabbench.features.ranking import rank_table
+from tabbench.methods.features.encode import combine_codes, encode_features, encode_target
+from tabbench.methods.features.estimators import (
+    MIEstimator,
+    heldout_information,
+    mutual_information,
+)
+from tabbench.methods.features.quality import quality_report
+from tabbench.methods.features.rankers import RANKERS
+from tabbench.methods.features.ranking import rank_table
 
 DRIFT = {"n_correlated": 0}  # correlated features carry target information through sources
 

@@ -16,10 +16,10 @@ import numpy as np
 import polars as pl
 import pytest
 
-from tabbench.features.estimators import mutual_information
-from tabbench.features.outrank import MIN_REMAINDER, MINIBATCH, batches, shift_corrected_mi
-from tabbench.features.rankers import RANKERS
-from tabbench.features.ranking import rank_table
+from tabbench.methods.features.estimators import mutual_information
+from tabbench.methods.features.outrank import MIN_REMAINDER, MINIBATCH, batches, shift_corrected_mi
+from tabbench.methods.features.rankers import RANKERS
+from tabbench.methods.features.ranking import rank_table
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "benchmarks" / "outrank_crosscheck.py"

@@ -8,12 +8,12 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from tabbench.config import FeatureSelection, load_config
-from tabbench.datasets.sample import load_subsample
+from tabbench.data.datasets.sample import load_subsample
 from tabbench.exceptions import ConfigError, UnknownNameError
-from tabbench.features.ranking import rank_features
-from tabbench.job import find_split, run_job
-from tabbench.runner import plan
+from tabbench.execution.config import FeatureSelection, load_config
+from tabbench.execution.job import find_split, run_job
+from tabbench.execution.runner import plan
+from tabbench.methods.features.ranking import rank_features
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -103,9 +103,9 @@ def test_a_top_k_job_trains_on_k_features_with_its_own_job_id(tmp_path):
 
 
 def test_selected_rows_are_told_apart_in_the_leaderboard(tmp_path):
-    from tabbench.leaderboard import task_scores
-    from tabbench.results import write_result
-    from tabbench.schema import result_frame
+    from tabbench.analysis.leaderboard import task_scores
+    from tabbench.core.results import write_result
+    from tabbench.core.schema import result_frame
 
     config = load_config(ROOT / "configs" / "smoke.toml")
     config = replace(config, models=("dummy",), splits=("random",), out=tmp_path,

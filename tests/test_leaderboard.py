@@ -10,15 +10,15 @@ import polars as pl
 import pytest
 from scipy.stats import norm
 
-from tabbench.bootstrap import block_length, paired_bootstrap, shared_row_bootstrap
-from tabbench.leaderboard import (
+from tabbench.analysis.bootstrap import block_length, paired_bootstrap, shared_row_bootstrap
+from tabbench.analysis.leaderboard import (
     dataset_confidence,
     per_dataset_confidence,
     standings,
     ties_with_best,
 )
-from tabbench.predictions import prediction_frame, write_predictions
-from tabbench.schema import result_frame
+from tabbench.core.predictions import prediction_frame, write_predictions
+from tabbench.core.schema import result_frame
 
 
 def write_run(run, jobs, *, strategy="random", metric="mae"):

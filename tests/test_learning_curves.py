@@ -6,14 +6,14 @@ import numpy as np
 import polars as pl
 import pytest
 
-from tabbench.compare import compare_splits
-from tabbench.config import BUDGETS, BenchmarkConfig
-from tabbench.datasets.spec import DatasetSpec
+from tabbench.analysis.compare import compare_splits
+from tabbench.core.results import read_results
+from tabbench.data.datasets.spec import DatasetSpec
+from tabbench.data.splits import Split, training_subset
 from tabbench.exceptions import ConfigError
-from tabbench.job import Job
-from tabbench.results import read_results
-from tabbench.scale import compare_by_training_size, training_sizes
-from tabbench.splits import Split, training_subset
+from tabbench.execution.config import BUDGETS, BenchmarkConfig
+from tabbench.execution.job import Job
+from tabbench.studies.scale import compare_by_training_size, training_sizes
 
 
 def test_training_subsets_are_nested_and_keep_validation_and_test():

@@ -6,14 +6,14 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from tabbench.exceptions import UnknownNameError
-from tabbench.metrics import (
+from tabbench.data.metrics import (
     default_metric,
     get_metric,
     is_better,
     metric_names,
     score,
 )
+from tabbench.exceptions import UnknownNameError
 
 BINARY_Y = np.array([0, 0, 1, 1])
 BINARY_P1 = np.array([0.1, 0.4, 0.35, 0.8])

@@ -10,18 +10,18 @@ import optuna
 import polars as pl
 import pytest
 
-from tabbench.device import (
+from tabbench.core.device import (
     catboost_device_params,
     cuda_available,
     lightgbm_device_params,
     resolve_device,
     xgboost_device_params,
 )
+from tabbench.data.metrics import default_metric, is_better, score
 from tabbench.exceptions import TabbenchError, UnknownNameError
-from tabbench.metrics import default_metric, is_better, score
-from tabbench.models import get_model
-from tabbench.models import model_names as _all_names
-from tabbench.preprocess import make_preprocessor
+from tabbench.methods.models import get_model
+from tabbench.methods.models import model_names as _all_names
+from tabbench.methods.preprocess import make_preprocessor
 
 ROOT = Path(__file__).resolve().parents[1]
 BOOSTERS = ["xgboost", "lightgbm", "catboost"]
@@ -164,12 +164,12 @@ def test_importing_the_zoo_does_not_import_the_boosters():
     code = textwrap.dedent(
         """
         import sys
-        import tabbench.models.gbdt
-        from tabbench.models import model_names
-        import tabbench.device
+        import tabbench.methods.models.gbdt
+        from tabbench.methods.models import model_names
+        import tabbench.core.device
         names = model_names()
         assert {"xgboost", "lightgbm", "catboost"} <= set(names), names
-        tabbench.device.cuda_available()
+        tabbench.core.device.cuda_available()
         heavy = {"xgboost", "lightgbm", "catboost", "torch"} & set(sys.modules)
         assert not heavy, heavy
         """

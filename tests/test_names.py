@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from tabbench.core.paths import check_name, ensure_dir, safe_join
 from tabbench.exceptions import DatasetError, TabbenchError
-from tabbench.paths import check_name, ensure_dir, safe_join
 
 
 @pytest.mark.parametrize("name", ["flights", "hotel-rates", "a.b_c-1", "0", "x" * 100])

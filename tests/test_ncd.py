@@ -8,10 +8,11 @@ import numpy as np
 import polars as pl
 import pytest
 
+from tabbench.analysis.leaderboard import is_ncd, ncd_table, task_scores
+from tabbench.core.results import read_results
 from tabbench.exceptions import TabbenchError
-from tabbench.leaderboard import is_ncd, ncd_table, task_scores
-from tabbench.models import FitContext, get_model
-from tabbench.ncd import (
+from tabbench.methods.models import FitContext, get_model
+from tabbench.studies.ncd import (
     NovelLabelLeak,
     cluster_accuracy,
     estimate_k,
@@ -20,14 +21,13 @@ from tabbench.ncd import (
     tune_ncd,
     tuning_guard,
 )
-from tabbench.ncd.runner import ncd_methods, run_ncd
-from tabbench.ncd.task import load_ncd_data
-from tabbench.results import read_results
+from tabbench.studies.ncd.runner import ncd_methods, run_ncd
+from tabbench.studies.ncd.task import load_ncd_data
 
 METHODS = ["kmeans", "ncd-kmeans", "ncd-spectral", "pbn"]
 
 def blobs_task(seed: int = 0):
-    from tabbench.datasets.synthetic import generate
+    from tabbench.data.datasets.synthetic import generate
 
     frame = generate("blobs", n_rows=300, n_classes=5, n_features=4, separation=6.0, seed=1)
     X, y = frame.drop("target").to_numpy(), frame["target"].to_numpy()
@@ -165,7 +165,7 @@ def test_ncd_spectral_estimates_five_novel_classes_on_digits_on_every_seed():
 
 @pytest.mark.slow
 def test_pbn_estimate_averages_the_curves_of_five_fits_on_digits():
-    from tabbench.ncd.estimate import ESTIMATE_FITS, estimate_k_averaged
+    from tabbench.studies.ncd.estimate import ESTIMATE_FITS, estimate_k_averaged
 
     X, y = load_ncd_data("digits")
     task = make_task(X, y, [0, 3, 5, 6, 7], seed=1, dataset="digits")

@@ -10,10 +10,10 @@ import pytest
 from sklearn.cluster import KMeans
 from sklearn.metrics import adjusted_rand_score
 
-from tabbench.models.ncd import _class_means, _sq_dist, _standardize, ncd_kmeans
-from tabbench.ncd import cluster_accuracy, make_task
-from tabbench.ncd.memory import stratified_rows
-from tabbench.ncd.task import load_ncd_data
+from tabbench.methods.models.ncd import _class_means, _sq_dist, _standardize, ncd_kmeans
+from tabbench.studies.ncd import cluster_accuracy, make_task
+from tabbench.studies.ncd.memory import stratified_rows
+from tabbench.studies.ncd.task import load_ncd_data
 
 PORTAL = Path(__file__).resolve().parents[1] / "datasets/data/temporal/portal-rodents.parquet"
 

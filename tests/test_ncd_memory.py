@@ -12,11 +12,11 @@ import numpy as np
 import polars as pl
 import pytest
 
+from tabbench.core.results import read_results
 from tabbench.exceptions import TabbenchError, TabbenchWarning
-from tabbench.models import FitContext, get_model
-from tabbench.ncd import memory, run_ncd
-from tabbench.ncd.memory import rows_that_fit, stratified_rows
-from tabbench.results import read_results
+from tabbench.methods.models import FitContext, get_model
+from tabbench.studies.ncd import memory, run_ncd
+from tabbench.studies.ncd.memory import rows_that_fit, stratified_rows
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -35,7 +35,7 @@ def test_rows_that_fit_and_stratified_rows():
 
 
 def test_available_bytes_sees_an_address_space_limit():
-    code = ("import resource; from tabbench.ncd.memory import available_bytes; "
+    code = ("import resource; from tabbench.studies.ncd.memory import available_bytes; "
             "resource.setrlimit(resource.RLIMIT_AS, (3 * 2**30, resource.RLIM_INFINITY)); "
             "print(available_bytes())")
     found = int(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
@@ -61,9 +61,9 @@ SPECTRAL_30K = """
 import resource, sys
 import numpy as np
 resource.setrlimit(resource.RLIMIT_AS, (int(2.5 * 2**30), resource.RLIM_INFINITY))
-from tabbench.datasets.synthetic import generate
-from tabbench.models import FitContext, get_model
-from tabbench.ncd import cluster_accuracy, make_task
+from tabbench.data.datasets.synthetic import generate
+from tabbench.methods.models import FitContext, get_model
+from tabbench.studies.ncd import cluster_accuracy, make_task
 frame = generate("blobs", n_rows=30_300, n_classes=8, n_features=10, seed=0)
 X, y = frame.drop("target").to_numpy(), frame["target"].to_numpy()
 task = make_task(X, y, [5, 6, 7], seed=0, dataset="blobs", test_size=0.01)
@@ -92,7 +92,7 @@ def test_ncd_spectral_on_30000_rows_within_2_5_gib_of_address_space():
 
 
 def blobs(tmp_path, monkeypatch, n_rows=3000):
-    from tabbench.datasets.synthetic import generate
+    from tabbench.data.datasets.synthetic import generate
 
     frame = generate("blobs", n_rows=n_rows, n_classes=6, n_features=5, separation=6.0, seed=2)
     frame.write_csv(tmp_path / "blobs6.csv")
@@ -111,7 +111,7 @@ def test_a_method_over_the_memory_available_runs_on_a_sample_that_fits(tmp_path,
     # room for about half of the rows
     need = model.memory_bytes(full["n_train"] + full["n_test"] * 10 // 3, 5, 4)
     monkeypatch.setattr(memory, "available_bytes", lambda: int(need / 2 / memory.BUDGET_SHARE))
-    monkeypatch.setattr("tabbench.ncd.runner.available_bytes", memory.available_bytes)
+    monkeypatch.setattr("tabbench.studies.ncd.runner.available_bytes", memory.available_bytes)
     with pytest.warns(TabbenchWarning, match=r"ncd-kmeans: needs about .* GiB for 3,000 rows, "
                       r".* GiB available; it runs on a stratified sample of 1,\d{3} rows"):
         sampled = run_ncd(name, [4, 5], methods=["ncd-kmeans"], out=tmp_path / "out")[0]
@@ -119,7 +119,7 @@ def test_a_method_over_the_memory_available_runs_on_a_sample_that_fits(tmp_path,
     assert 0.4 * full["n_train"] < sampled["n_train"] < 0.6 * full["n_train"]
     assert sampled["job_id"] != full["job_id"]  # the sample is part of the identity
     # too little for MIN_ROWS rows: refused in one line before anything is written
-    monkeypatch.setattr("tabbench.ncd.runner.available_bytes", lambda: 1000)
+    monkeypatch.setattr("tabbench.studies.ncd.runner.available_bytes", lambda: 1000)
     with pytest.raises(TabbenchError, match=r"^ncd-kmeans: needs about .* for 3,000 rows, "
                        r"0.00 GiB available: fewer than 500 rows would fit"):
         run_ncd(name, [4, 5], methods=["ncd-kmeans"], out=tmp_path / "refused")

@@ -14,12 +14,12 @@ import optuna
 import polars as pl
 import pytest
 
-from tabbench.device import cuda_available
+from tabbench.core.device import cuda_available
+from tabbench.data.metrics import score
 from tabbench.exceptions import ConfigError
-from tabbench.metrics import score
-from tabbench.models import get_model
-from tabbench.preprocess import MAX_ONE_HOT, PreparedData, make_preprocessor
-from tabbench.tuning import tune
+from tabbench.methods.models import get_model
+from tabbench.methods.preprocess import MAX_ONE_HOT, PreparedData, make_preprocessor
+from tabbench.methods.tuning import tune
 
 ROOT = Path(__file__).resolve().parents[1]
 DEEP = ["mlp", "mlp-plr", "resnet", "tabm"]
@@ -108,7 +108,7 @@ def test_registering_the_zoo_does_not_import_torch():
         """
         import sys
         import tabbench
-        from tabbench.models import model_names
+        from tabbench.methods.models import model_names
         assert {"mlp", "mlp-plr", "resnet", "tabm"} <= set(model_names())
         heavy = {"torch", "tabm", "rtdl_num_embeddings"} & set(sys.modules)
         assert not heavy, heavy
@@ -239,12 +239,12 @@ def test_unseen_categories_and_empty_inputs_predict():
 
 
 def test_batch_sizes():
-    from tabbench.models.nn_train import train_batch_size
+    from tabbench.methods.models.nn_train import train_batch_size
 
     assert [train_batch_size(n) for n in (100, 260, 1000, 2048, 100_000, 200_000, 10**6)] == [
         32, 32, 64, 256, 256, 512, 1024]
 
-    from tabbench.models.nn_train import TRAIN_ACTIVATION_BYTES, micro_batches
+    from tabbench.methods.models.nn_train import TRAIN_ACTIVATION_BYTES, micro_batches
 
     assert micro_batches(256, TRAIN_ACTIVATION_BYTES / 64) == 4  # 64 rows fit the budget
     assert micro_batches(256, TRAIN_ACTIVATION_BYTES / 256) == 1
@@ -254,8 +254,8 @@ def test_batch_sizes():
 def _network(name: str, data: PreparedData, **params):
     import torch
 
-    from tabbench.models import nn_modules
-    from tabbench.models.nn import _defaults, _layout
+    from tabbench.methods.models import nn_modules
+    from tabbench.methods.models.nn import _defaults, _layout
 
     torch.manual_seed(0)
     d_out = data.context.n_classes or 1
@@ -266,7 +266,7 @@ def _network(name: str, data: PreparedData, **params):
 def test_micro_batches_add_up_to_the_mini_batch_gradient():
     import torch
 
-    from tabbench.models.nn_train import backward
+    from tabbench.methods.models.nn_train import backward
 
     data = prepared("multiclass")
     network = _network("tabm", data, dropout=0.0)
@@ -284,7 +284,7 @@ def test_micro_batches_add_up_to_the_mini_batch_gradient():
 def test_activation_measurements_see_tabms_members_and_change_nothing():
     import torch
 
-    from tabbench.models.nn_train import (
+    from tabbench.methods.models.nn_train import (
         EVAL_ELEMENTS,
         eval_batch_size,
         saved_bytes_per_row,
@@ -308,7 +308,7 @@ def test_activation_measurements_see_tabms_members_and_change_nothing():
 
 
 def test_a_small_budget_splits_tabm_but_never_batchnorm(monkeypatch):
-    from tabbench.models import nn_train
+    from tabbench.methods.models import nn_train
 
     monkeypatch.setattr(nn_train, "TRAIN_ACTIVATION_BYTES", 64 << 10)
     parts: dict[str, set[int]] = {}

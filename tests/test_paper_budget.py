@@ -10,16 +10,16 @@ import numpy as np
 import polars as pl
 import pytest
 
-from tabbench.config import BUDGETS
-from tabbench.datasets.dataset import Dataset
-from tabbench.datasets.spec import DatasetSpec
+from tabbench.data.datasets.dataset import Dataset
+from tabbench.data.datasets.spec import DatasetSpec
+from tabbench.data.metrics import score
+from tabbench.data.splits import make_splits
 from tabbench.exceptions import ConfigError
-from tabbench.job import Job
-from tabbench.metrics import score
-from tabbench.models import FitContext, get_model
-from tabbench.preprocess import prepare_data
-from tabbench.splits import make_splits
-from tabbench.tuning import tune
+from tabbench.execution.config import BUDGETS
+from tabbench.execution.job import Job
+from tabbench.methods.models import FitContext, get_model
+from tabbench.methods.preprocess import prepare_data
+from tabbench.methods.tuning import tune
 
 
 def _data(n: int = 300, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -15,13 +15,13 @@ import numpy as np
 import pytest
 
 import tabbench
-from tabbench import _plugin_loader
-from tabbench.config import load_config
+from tabbench.core import _plugin_loader
+from tabbench.data.splits import TIME_KINDS, Split, is_time_based, make_splits
 from tabbench.exceptions import PluginError, SplitError
-from tabbench.executors.local import LocalExecutor
-from tabbench.models import FitContext, get_model
-from tabbench.runner import plan, run_benchmark
-from tabbench.splits import TIME_KINDS, Split, is_time_based, make_splits
+from tabbench.execution.config import load_config
+from tabbench.execution.executors.local import LocalExecutor
+from tabbench.execution.runner import plan, run_benchmark
+from tabbench.methods.models import FitContext, get_model
 
 ROOT = Path(__file__).resolve().parents[1]
 

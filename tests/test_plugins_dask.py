@@ -13,9 +13,9 @@ import polars as pl
 import pytest
 
 import tabbench
-from tabbench import _plugin_loader
-from tabbench.config import load_config
-from tabbench.runner import run_benchmark
+from tabbench.core import _plugin_loader
+from tabbench.execution.config import load_config
+from tabbench.execution.runner import run_benchmark
 
 dask = pytest.importorskip("dask")
 distributed = pytest.importorskip("distributed")

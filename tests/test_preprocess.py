@@ -9,8 +9,8 @@ import polars as pl
 import pytest
 
 from tabbench.exceptions import DatasetError, UnknownNameError
-from tabbench.models.base import FitContext
-from tabbench.preprocess import MAX_ONE_HOT, make_preprocessor
+from tabbench.methods.models.base import FitContext
+from tabbench.methods.preprocess import MAX_ONE_HOT, make_preprocessor
 
 NAN = math.nan
 
@@ -310,7 +310,7 @@ def test_classic_family_fits_odd_training_data_without_warnings():
     # Ridge: LinAlgWarning "Ill-conditioned matrix") after the run's own warning lines
     import warnings
 
-    from tabbench.models import get_model
+    from tabbench.methods.models import get_model
 
     a = np.arange(24, dtype=np.float64)
     b = 2 * a + np.where(np.arange(24) % 2, 1e-4, -1e-4)  # almost a copy of a

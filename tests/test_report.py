@@ -12,9 +12,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from tabbench.config import load_config
-from tabbench.report import build_report
-from tabbench.runner import run_benchmark
+from tabbench.execution.config import load_config
+from tabbench.execution.runner import run_benchmark
+from tabbench.studies.report import build_report
 
 ROOT = Path(__file__).resolve().parents[1]
 EVIL = 'evil<b>"&x'

@@ -14,10 +14,10 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from tabbench.analysis.leaderboard import ncd_table, surrogate_table, task_scores
+from tabbench.core.results import read_results, upgrade_results, write_result
+from tabbench.core.schema import KINDS, METRIC_COLUMNS, RESULT_SCHEMA, result_frame
 from tabbench.exceptions import TabbenchWarning
-from tabbench.leaderboard import ncd_table, surrogate_table, task_scores
-from tabbench.results import read_results, upgrade_results, write_result
-from tabbench.schema import KINDS, METRIC_COLUMNS, RESULT_SCHEMA, result_frame
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "tabbench"
@@ -70,7 +70,7 @@ def test_result_frame_rejects_undeclared_columns_and_kinds() -> None:
 def test_every_metric_column_the_package_names_is_declared() -> None:
     """A ``metric_<name>`` key written (or read) anywhere in the package is in the schema."""
     pattern = re.compile(r"""["']metric_([a-z_]+)["']|\bmetric_([a-z_]+)=""")
-    not_columns = {"metric_names"}  # tabbench.metrics' __all__
+    not_columns = {"metric_names"}  # tabbench.data.metrics' __all__
     found: dict[str, str] = {}
     for file in PACKAGE.rglob("*.py"):
         if file.name == "schema.py":

@@ -17,11 +17,17 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from tabbench.config import load_config
+from tabbench.core.results import (
+    KEY_COLUMNS,
+    DamagedFileError,
+    read_checked,
+    read_results,
+    statuses,
+)
+from tabbench.core.runlock import HOLDER_NAME, LOCK_NAME, holder, run_folder_lock
 from tabbench.exceptions import TabbenchError, TabbenchWarning
-from tabbench.results import KEY_COLUMNS, DamagedFileError, read_checked, read_results, statuses
-from tabbench.runlock import HOLDER_NAME, LOCK_NAME, holder, run_folder_lock
-from tabbench.runner import run_benchmark
+from tabbench.execution.config import load_config
+from tabbench.execution.runner import run_benchmark
 
 ROOT = Path(__file__).resolve().parents[1]
 SMOKE = ROOT / "configs" / "smoke.toml"
@@ -32,7 +38,7 @@ RUN = ("--models", "dummy,linear", "--dataset", "bikeshare", "--splits", "random
 HOLD = """
 import sys
 from pathlib import Path
-from tabbench.runlock import run_folder_lock
+from tabbench.core.runlock import run_folder_lock
 with run_folder_lock(Path(sys.argv[1]), "tabbench run"):
     print("locked", flush=True)
     sys.stdin.read()
@@ -77,7 +83,7 @@ def test_set_aside_keeps_every_damaged_copy_and_ignores_hidden_files(tmp_path, m
         def now(cls, tz=None):
             return datetime(2025, 1, 2, 3, 4, 5, tzinfo=tz)
 
-    monkeypatch.setattr("tabbench.results.datetime", Frozen)
+    monkeypatch.setattr("tabbench.core.results.datetime", Frozen)
     results, trials = tmp_path / "results", tmp_path / "trials"
     results.mkdir()
     trials.mkdir()

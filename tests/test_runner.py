@@ -9,16 +9,16 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from tabbench.config import BUDGETS, BenchmarkConfig, load_config
-from tabbench.datasets.registry import get_spec
-from tabbench.datasets.spec import DatasetSpec
+from tabbench.analysis.leaderboard import standings
+from tabbench.core.results import read_results
+from tabbench.core.schema import RESULT_SCHEMA, TIMING_COLUMNS
+from tabbench.data.datasets.registry import get_spec
+from tabbench.data.datasets.spec import DatasetSpec
 from tabbench.exceptions import SplitError, TabbenchWarning, UnsplittableError
-from tabbench.job import Job, run_job
-from tabbench.leaderboard import standings
-from tabbench.models import MODELS, ModelSpec, get_model
-from tabbench.results import read_results
-from tabbench.runner import plan, run_benchmark
-from tabbench.schema import RESULT_SCHEMA, TIMING_COLUMNS
+from tabbench.execution.config import BUDGETS, BenchmarkConfig, load_config
+from tabbench.execution.job import Job, run_job
+from tabbench.execution.runner import plan, run_benchmark
+from tabbench.methods.models import MODELS, ModelSpec, get_model
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -1,4 +1,4 @@
-"""Tests for tabbench.splits: exact indices on tiny literal data, and every error path."""
+"""Tests for tabbench.data.splits: exact indices on tiny literal data, and every error path."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ import numpy as np
 import polars as pl
 import pytest
 
-from tabbench.datasets.dataset import Dataset
-from tabbench.datasets.spec import DatasetSpec
+from tabbench.data.datasets.dataset import Dataset
+from tabbench.data.datasets.spec import DatasetSpec
+from tabbench.data.splits import SPLITTERS, Split, make_splits, run_strategies, split_names
 from tabbench.exceptions import SplitError, UnknownNameError, UnsplittableError
-from tabbench.splits import SPLITTERS, Split, make_splits, run_strategies, split_names
 
 
 def run(name: str, n_rows: int, *, time=None, y=None, groups=None, seed=0, **params):
@@ -416,8 +416,8 @@ def test_window_free_random_splits_and_job_ids_are_unchanged():
     random jobs keep their ids and rows."""
     import hashlib
 
-    from tabbench.config import BUDGETS
-    from tabbench.job import Job
+    from tabbench.execution.config import BUDGETS
+    from tabbench.execution.job import Job
 
     data = dataset(n=40)
     made = [(s.id, *parts(s)) for strategy, params in [

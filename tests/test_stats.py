@@ -8,7 +8,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from tabbench.stats import (
+from tabbench.analysis.stats import (
     ScoreMatrix,
     bootstrap_seed_means,
     bradley_terry_elo,

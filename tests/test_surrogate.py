@@ -12,7 +12,7 @@ import polars as pl
 import pytest
 
 from tabbench.exceptions import TabbenchError, UnknownNameError
-from tabbench.explain import (
+from tabbench.studies.explain import (
     SURROGATES,
     Surrogate,
     explain_dataset,
@@ -25,7 +25,7 @@ from tabbench.explain import (
     make_surrogate,
     surrogate_names,
 )
-from tabbench.explain.conditions import Condition, conjunction
+from tabbench.studies.explain.conditions import Condition, conjunction
 
 KINDS = surrogate_names()
 TASKS = ("binary", "multiclass", "regression")
@@ -202,7 +202,7 @@ def test_unknown_surrogate_kind_lists_the_valid_ones() -> None:
 
 def test_every_kind_is_registered_whichever_module_is_imported_first() -> None:
     # the families register on import of the package, so the base module alone sees them
-    code = ("from tabbench.explain.surrogate import surrogate_names; "
+    code = ("from tabbench.studies.explain.surrogate import surrogate_names; "
             "print(' '.join(surrogate_names()))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=True)
@@ -226,7 +226,7 @@ def test_conditions_merge_tests_on_one_feature() -> None:
 
 
 def test_feature_space_maps_codes_back_to_categories() -> None:
-    from tabbench.preprocess import make_preprocessor
+    from tabbench.methods.preprocess import make_preprocessor
 
     frame = pl.DataFrame({"city": ["Oslo", None, "Berlin", "Oslo", "Lima"],
                           "x": [1.0, 2.0, None, 4.0, 5.0]})
@@ -251,8 +251,8 @@ def test_importance_table_orders_by_mean_rank_and_puts_unpermuted_last() -> None
 
 
 def test_fast_binary_auc_equals_the_metric() -> None:
-    from tabbench.explain.importance import _binary_auc
-    from tabbench.metrics import score
+    from tabbench.data.metrics import score
+    from tabbench.studies.explain.importance import _binary_auc
 
     rng = np.random.default_rng(0)
     y = rng.integers(0, 2, 300)
@@ -264,9 +264,9 @@ def test_fast_binary_auc_equals_the_metric() -> None:
 
 
 def _load(folder: Path, name: str):
-    from tabbench.datasets.registry import get_spec
-    from tabbench.datasets.sample import load_subsample
-    from tabbench.splits import find_split
+    from tabbench.data.datasets.registry import get_spec
+    from tabbench.data.datasets.sample import load_subsample
+    from tabbench.data.splits import find_split
 
     dataset = load_subsample(get_spec(name, [folder]), None)
     return dataset, find_split(dataset, None)
@@ -348,7 +348,7 @@ def test_explain_dataset_rejects_bad_options(tmp_path: Path) -> None:
 
 
 def test_explain_dataset_writes_row_and_files_and_reads_tuned_params(tmp_path: Path) -> None:
-    from tabbench.results import read_results, write_result
+    from tabbench.core.results import read_results, write_result
 
     folder = register(tmp_path, "small", small_table("regression"), task="regression",
                       categorical=("city",))

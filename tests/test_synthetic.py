@@ -9,8 +9,8 @@ import numpy as np
 import polars as pl
 import pytest
 
-from tabbench.datasets.spec import DatasetSpec
-from tabbench.datasets.synthetic import GENERATORS, generate, generator_names, ground_truth
+from tabbench.data.datasets.spec import DatasetSpec
+from tabbench.data.datasets.synthetic import GENERATORS, generate, generator_names, ground_truth
 from tabbench.exceptions import DatasetError, UnknownNameError
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -8,13 +8,13 @@ import numpy as np
 import optuna
 import polars as pl
 
-from tabbench.datasets.dataset import Dataset
-from tabbench.datasets.spec import DatasetSpec
-from tabbench.metrics import score
-from tabbench.models import get_model
-from tabbench.preprocess import ClassicPreprocessor, prepare_data
-from tabbench.splits import make_splits
-from tabbench.tuning import fit_and_score, fit_model, open_study, predict
+from tabbench.data.datasets.dataset import Dataset
+from tabbench.data.datasets.spec import DatasetSpec
+from tabbench.data.metrics import score
+from tabbench.data.splits import make_splits
+from tabbench.methods.models import get_model
+from tabbench.methods.preprocess import ClassicPreprocessor, prepare_data
+from tabbench.methods.tuning import fit_and_score, fit_model, open_study, predict
 
 N_ENQUEUED = 40
 

@@ -8,11 +8,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tabbench.analysis.plots import tuning_curves_chart
+from tabbench.analysis.tuning_curves import best_so_far, tuning_curves
+from tabbench.core.results import write_result
 from tabbench.exceptions import TabbenchWarning
-from tabbench.plots import tuning_curves_chart
-from tabbench.report import build_report
-from tabbench.results import write_result
-from tabbench.tuning_curves import best_so_far, tuning_curves
+from tabbench.studies.report import build_report
 
 
 def _trials(values: list[float | None], states: list[str] | None = None,

@@ -28,8 +28,8 @@ from tabbench.cli.render import (
     _table,
     console,
 )
+from tabbench.core.formatting import format_cell
 from tabbench.exceptions import TabbenchError
-from tabbench.formatting import format_cell
 
 
 def run(
@@ -74,8 +74,8 @@ def run(
     Example: ``tabbench run --dataset bikeshare --models lightgbm,linear --budget smoke``;
     your own model: ``tabbench run --plugin my_models.py --models dummy,lightgbm,my-model``
     """
-    from tabbench.config import load_config
-    from tabbench.runner import run_benchmark
+    from tabbench.execution.config import load_config
+    from tabbench.execution.runner import run_benchmark
 
     _load_plugins(plugin)
     cfg = load_config(config)
@@ -105,8 +105,8 @@ def run(
 
 def _feature_sets(config, top_k: int | None):
     """``--top-k``: ``None`` keeps the config's feature sets, 0 means all features."""
-    from tabbench.config import FeatureSelection
-    from tabbench.features.rankers import DEFAULT_SELECTION_METHOD
+    from tabbench.execution.config import FeatureSelection
+    from tabbench.methods.features.rankers import DEFAULT_SELECTION_METHOD
 
     if top_k is None:
         return None
@@ -149,8 +149,13 @@ def leaderboard(
 
 
 def _print_leaderboard(path: Path) -> None:
-    from tabbench.leaderboard import dataset_confidence, ncd_table, standings, surrogate_table
-    from tabbench.results import read_results
+    from tabbench.analysis.leaderboard import (
+        dataset_confidence,
+        ncd_table,
+        standings,
+        surrogate_table,
+    )
+    from tabbench.core.results import read_results
 
     results = read_results(path)
     failed = results.filter(results["status"] != "ok")
@@ -229,8 +234,8 @@ def ensemble(
     """
     import polars as pl
 
-    from tabbench.ensemble import build_ensembles
-    from tabbench.results import read_results
+    from tabbench.core.results import read_results
+    from tabbench.methods.ensemble import build_ensembles
 
     _load_plugins(plugin)
     outcomes = build_ensembles(path, iterations=iterations)
@@ -267,7 +272,7 @@ def report(
 
     Example: ``tabbench report leaderboard/default``
     """
-    from tabbench.report import build_report
+    from tabbench.studies.report import build_report
 
     _load_plugins(plugin)  # a plugin's baseline model is then known as one
     console.print(f"Wrote [bold]{build_report(path, out)}[/]")

@@ -62,8 +62,8 @@ def compare_splits_command(
     Example: ``tabbench compare-splits configs/temporal.toml`` or
     ``tabbench compare-splits --dataset flights --models lightgbm,linear``
     """
-    from tabbench.config import load_config
-    from tabbench.split_study import study_splits
+    from tabbench.execution.config import load_config
+    from tabbench.studies.split_study import study_splits
 
     _load_plugins(plugin)
     if config is None and splits is None:
@@ -107,7 +107,7 @@ def _print_split_study(study, details: bool) -> None:
 def _print_split_details(study) -> None:
     import polars as pl
 
-    from tabbench.compare import elo_columns, friedman_table
+    from tabbench.analysis.compare import elo_columns, friedman_table
 
     comparison = study.comparison
     for name in comparison.rankings["dataset"].unique(maintain_order=True).to_list():

@@ -17,7 +17,7 @@ app = typer.Typer(no_args_is_help=True, help="List, show and add registered data
 @app.command("list")
 def datasets_list(datasets_dir: DatasetsDir = None) -> None:
     """List the registered datasets. Example: ``tabbench datasets list``"""
-    from tabbench.datasets.registry import list_specs
+    from tabbench.data.datasets.registry import list_specs
 
     # two tables, so that each fits 80 columns: the entries, then where their data comes from
     table, sources = _table("Registered datasets"), _table("Sources")
@@ -44,8 +44,8 @@ def datasets_list(datasets_dir: DatasetsDir = None) -> None:
 @app.command("show")
 def datasets_show(name: str, datasets_dir: DatasetsDir = None) -> None:
     """Load a dataset and show its spec and columns. Example: ``tabbench datasets show flights``"""
-    from tabbench.datasets.load import load_dataset
-    from tabbench.datasets.registry import get_spec
+    from tabbench.data.datasets.load import load_dataset
+    from tabbench.data.datasets.registry import get_spec
 
     spec = get_spec(name, datasets_dir)
     dataset = load_dataset(spec)
@@ -87,8 +87,8 @@ def datasets_add(
 
     Example: ``tabbench datasets add sales.csv --target churned --time-column date``
     """
-    from tabbench.datasets.registry import add_dataset
-    from tabbench.datasets.spec import TASK_TYPES
+    from tabbench.data.datasets.registry import add_dataset
+    from tabbench.data.datasets.spec import TASK_TYPES
 
     if task is not None and task not in TASK_TYPES:
         raise TabbenchError(f"--task: unknown task {task!r}; valid names are: "
@@ -114,9 +114,9 @@ def datasets_build_suite(
     import polars as pl
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    from tabbench.datasets.registry import build_suite, suite_specs
-    from tabbench.datasets.suites import SUITES
-    from tabbench.datasets.suites.audit import findings
+    from tabbench.data.datasets.registry import build_suite, suite_specs
+    from tabbench.data.datasets.suites import SUITES
+    from tabbench.data.datasets.suites.audit import findings
 
     SUITES.get(name)  # an unknown name lists the suites, before any progress bar
     results = []

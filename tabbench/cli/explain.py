@@ -10,7 +10,7 @@ import typer
 
 from tabbench.cli.options import DatasetsDir, PluginOption, _load_plugins
 from tabbench.cli.render import _add_column, _print_table, _table, console
-from tabbench.formatting import format_cell
+from tabbench.core.formatting import format_cell
 
 
 def explain(
@@ -46,7 +46,7 @@ def explain(
 
     Example: ``tabbench explain -d flights -m lightgbm --surrogate rules``
     """
-    from tabbench.explain import explain_dataset
+    from tabbench.studies.explain import explain_dataset
 
     _load_plugins(plugin)
     with console.status(f"explaining {model} on {dataset}…") as status:

@@ -17,8 +17,8 @@ from tabbench.cli.options import (
     _split_names,
 )
 from tabbench.cli.render import _add_column, _print_table, _table, console
-from tabbench.formatting import format_cell
-from tabbench.paths import check_name, safe_join
+from tabbench.core.formatting import format_cell
+from tabbench.core.paths import check_name, safe_join
 
 
 def rank_features(
@@ -64,8 +64,8 @@ def rank_features(
     Example: ``tabbench rank-features flights --split time-0 --method outrank --top 10``;
     ``tabbench rank-features flights --evaluate --models lightgbm --k 5,10``
     """
-    from tabbench.features.rankers import DEFAULT_METHOD, DEFAULT_SELECTION_METHOD, RANKERS
-    from tabbench.topk import rank_and_save
+    from tabbench.methods.features.rankers import DEFAULT_METHOD, DEFAULT_SELECTION_METHOD, RANKERS
+    from tabbench.studies.topk import rank_and_save
 
     _load_plugins(plugin)
     method = method or (DEFAULT_SELECTION_METHOD if evaluate else DEFAULT_METHOD)
@@ -75,7 +75,7 @@ def rank_features(
         _int_list(k, "--k", minimum=1)
     model_list = _split_names(models) or []
     if evaluate:
-        from tabbench.config import BUDGETS, BenchmarkConfig
+        from tabbench.execution.config import BUDGETS, BenchmarkConfig
 
         # the options --evaluate passes to a benchmark, checked before the ranking runs
         BenchmarkConfig(models=tuple(model_list), jobs=jobs, time_limit=time_limit,
@@ -159,7 +159,7 @@ def _evaluate(dataset, split_id, method, models, ks, budget, seeds, max_rows, jo
               out_dir, datasets_dir) -> None:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    from tabbench.topk import evaluate_top_k
+    from tabbench.studies.topk import evaluate_top_k
 
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TextColumn("{task.fields[last]}"), console=console) as progress:

@@ -38,7 +38,7 @@ def ncd(
     """
     import polars as pl
 
-    from tabbench.ncd import run_ncd
+    from tabbench.studies.ncd import run_ncd
 
     _load_plugins(plugin)
     novel = _int_list(novel_classes, "--novel-classes", minimum=0)

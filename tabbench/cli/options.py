@@ -26,7 +26,7 @@ PluginOption = Annotated[
 def _load_plugins(refs: list[str] | None) -> None:
     """Load the ``--plugin`` files and modules (before any name is checked)."""
     if refs:
-        from tabbench.plugins import load_plugins
+        from tabbench.methods.plugins import load_plugins
 
         load_plugins(refs)
 

@@ -27,11 +27,11 @@ def plugins_command(
 
     Example: ``tabbench plugins --plugin my_models.py``
     """
-    from tabbench.plugins import loaded_plugins
+    from tabbench.methods.plugins import loaded_plugins
 
     _load_plugins(plugin)
     if config is not None:
-        from tabbench.config import load_config  # the models, rankers and splitters: ~1 s
+        from tabbench.execution.config import load_config  # the models, rankers and splitters: ~1 s
 
         load_config(config)
     infos = loaded_plugins()

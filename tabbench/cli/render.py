@@ -11,7 +11,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from tabbench.formatting import format_cell
+from tabbench.core.formatting import format_cell
 
 console = Console()
 err_console = Console(stderr=True)

@@ -1,0 +1,1 @@
+"""The execution layer: benchmark configs, jobs, the runner and its local and Dask executors."""
