@@ -21,6 +21,10 @@ for parquet in sorted((out / "raw").rglob("*.parquet")):
     frame = pl.read_parquet(parquet)
     frame = frame.drop([c for c in frame.columns if TIMING.search(c)])
     frame = frame.select(sorted(frame.columns))
+    # list columns (the predictions' class probabilities) as their text, then like the rest
+    frame = frame.with_columns(pl.col(c).map_elements(str, return_dtype=pl.String)
+                               for c, dtype in frame.schema.items()
+                               if isinstance(dtype, pl.List))
     frame = frame.with_columns(pl.col(c).cast(pl.String).str.replace_all(str(out), "OUT",
                                                                        literal=True)
                                for c in frame.columns)
