@@ -98,3 +98,17 @@ def test_split_comparison_by_training_size_compares_each_size_on_its_own_rows(
         for strategy in ("time", "random"):  # ranks among the three compared models
             assert ranks.filter(pl.col("strategy") == strategy)["mean_rank"].sum() == 6
     assert by_size.agreement["datasets"].to_list() == [1, 1]
+
+
+@pytest.mark.slow
+def test_compare_splits_prints_the_tau_at_each_training_size(learning_curve_run,
+                                                              module_tabbench_script):
+    out, _ = learning_curve_run
+    code, stdout, err = module_tabbench_script(
+        "compare-splits", "-d", "synthetic-drift", "--models",
+        "dummy,linear,lightgbm,random-forest", "--budget", "smoke", "--max-rows", "1500",
+        "--splits", "time,random", "--train-rows", "200,600,5000", "--out", out)
+    assert code == 0, err
+    table = stdout.split("by training size", 1)[1].split("each size ranked", 1)[0]
+    rows = [line.split() for line in table.splitlines() if line.strip()[:1].isdigit()]
+    assert [row[0] for row in rows] == ["200", "600"]  # 5000 is over the training part

@@ -28,7 +28,9 @@ def compare_splits_command(
     models: Annotated[str | None, typer.Option(help="Comma-separated model names.")] = None,
     splits: Annotated[str | None, typer.Option(
         help="Split strategies to compare (default: the config's, or random,time,"
-             "sliding-window without a config).")] = None,
+             "sliding-window without a config). Beside sliding-window or expanding-window, "
+             "random also means the random splits paired with each window (its rows "
+             "reshuffled); random-all is the all-rows random split.")] = None,
     budget: Annotated[str | None, typer.Option(help=BUDGET_HELP)] = None,
     jobs: Annotated[int | None, typer.Option("--jobs", "-j", help="Parallel jobs.")] = None,
     max_rows: Annotated[int | None, typer.Option(help="Subsample datasets to this many rows.")] = None,
@@ -95,6 +97,7 @@ def _print_split_study(study, details: bool) -> None:
                  headers={"mean_tau": "mean tau", "n_datasets": "datasets"},
                  notes=("interval",),
                  footnotes=["baselines left out; 95% interval from resampling datasets"])
+    _print_by_training_size(study)
     if not details:
         console.print("More with --details: per-dataset ranks and taus, rank moves, Friedman, "
                       "Elo, shift", highlight=False)
@@ -102,6 +105,21 @@ def _print_split_study(study, details: bool) -> None:
         _print_split_details(study)
     console.print(f"Slope chart: [bold]{study.slope_chart}[/]; shift against rank change: "
                   f"[bold]{study.shift_chart}[/]")
+
+
+def _print_by_training_size(study) -> None:
+    """With several training sizes (``--train-rows``), random vs time at each size: the
+    rankings above mix the sizes as separate entries."""
+    from tabbench.studies.scale import compare_by_training_size, training_sizes
+
+    if len(training_sizes(study.results)) < 2:
+        return
+    by_size = compare_by_training_size(study.out_dir, study.results)
+    _print_frame(by_size.agreement, "Mean per-dataset Kendall tau (random vs time) by "
+                 "training size", {"mean_tau": ".2f", "low": ".2f", "high": ".2f"},
+                 headers={"train_rows": "training\nrows", "mean_tau": "mean tau"},
+                 footnotes=["each size ranked on its own rows; baselines left out; 95% "
+                            "interval from resampling datasets"])
 
 
 def _print_split_details(study) -> None:
