@@ -27,30 +27,31 @@ def plugins_command(
 
     Example: ``tabbench plugins --plugin my_models.py``
     """
-    from tabbench.methods.plugins import loaded_plugins
+    # the loader's own record, not tabbench.methods.plugins: listing imports no numpy
+    from tabbench.core import _plugin_loader
 
     _load_plugins(plugin)
     if config is not None:
         from tabbench.execution.config import load_config  # the models, rankers and splitters: ~1 s
 
         load_config(config)
-    infos = loaded_plugins()
+    infos = [(p, _plugin_loader.registered(p)) for p in _plugin_loader.loaded()]
     if not infos:
         console.print("No plugins loaded. Add one with --plugin FILE_OR_MODULE, the config "
                       "key plugins = [...], or install a distribution that declares the "
                       "entry-point group tabbench.plugins.", highlight=False)
         return
     console.print("Loaded plugins", highlight=False)
-    for info in infos:  # a block per plugin: a sha256 alone is 71 characters
+    for loaded, registrations in infos:  # a block per plugin: a sha256 alone is 71 characters
         kinds: dict[str, list[str]] = {}
-        for kind, name in info.registered:
+        for kind, name in registrations:
             kinds.setdefault(kind, []).append(name)
         registered = "; ".join(f"{kind}: {', '.join(names)}" for kind, names in kinds.items())
         block = Table.grid(padding=(0, 2), pad_edge=True)
         block.add_column(no_wrap=True)
         block.add_column(overflow="fold")
-        for label, value in (("from", info.plugin.origin), ("registered", registered or "nothing"),
-                             ("provenance", info.plugin.provenance)):
+        for label, value in (("from", loaded.origin), ("registered", registered or "nothing"),
+                             ("provenance", loaded.provenance)):
             block.add_row(label, value)
-        console.print(f"[bold]{escape(info.plugin.name)}[/]", highlight=False)
+        console.print(f"[bold]{escape(loaded.name)}[/]", highlight=False)
         console.print(block, highlight=False)
