@@ -44,23 +44,22 @@ def datasets_list(datasets_dir: DatasetsDir = None) -> None:
 @app.command("show")
 def datasets_show(name: str, datasets_dir: DatasetsDir = None) -> None:
     """Load a dataset and show its spec and columns. Example: ``tabbench datasets show flights``"""
-    from tabbench.data.datasets.load import load_dataset
     from tabbench.data.datasets.registry import get_spec
+    from tabbench.data.datasets.summary import dataset_summary
 
     spec = get_spec(name, datasets_dir)
-    dataset = load_dataset(spec)
+    summary = dataset_summary(spec)  # cached by the file: a second show reads no table
     console.print(f"[bold]{spec.name}[/] ({spec.task}) from {spec.where}")
     if spec.description:
         console.print(spec.description)
-    console.print(f"rows: {dataset.n_rows}, target: {spec.target}, time column: "
-                  f"{spec.time_column}, classes: {list(dataset.classes) or '-'}")
+    console.print(f"rows: {summary['n_rows']}, target: {spec.target}, time column: "
+                  f"{spec.time_column}, classes: {summary['classes'] or '-'}")
     console.print(f"license: {spec.license or '?'}  source: {spec.source_url or '?'}")
     table = _table("Features")
     for column in ("column", "kind", "distinct", "missing"):
         _add_column(table, column, number=column in ("distinct", "missing"))
-    for column, kind in dataset.features.items():
-        series = dataset.frame.get_column(column)
-        table.add_row(column, kind, str(series.n_unique()), str(series.null_count()))
+    for column, kind, distinct, missing in summary["features"]:
+        table.add_row(column, kind, str(distinct), str(missing))
     _print_table(table)
 
 

@@ -7,6 +7,7 @@ or a registry TOML can never put a file outside the folder it belongs to.
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -57,3 +58,9 @@ def ensure_dir(path: Path, what: str = "folder") -> Path:
     if not path.is_dir():
         raise TabbenchError(f"{path}: cannot use it as the {what}: not a folder")
     return path
+
+
+def cache_dir() -> Path:
+    """The folder of cached tables: ``$TABBENCH_CACHE`` or ``~/.cache/tabbench``."""
+    root = os.environ.get("TABBENCH_CACHE") or Path.home() / ".cache" / "tabbench"
+    return Path(root)

@@ -13,7 +13,6 @@ import functools
 import hashlib
 import inspect
 import json
-import os
 import warnings
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ import numpy as np
 import polars as pl
 
 from tabbench.core._atomic import write_atomic_bytes, write_parquet_atomic
-from tabbench.core.paths import safe_join
+from tabbench.core.paths import cache_dir, safe_join
 from tabbench.data.datasets import synthetic
 from tabbench.data.datasets.dataset import ColumnKind, Dataset, time_as_int64
 from tabbench.data.datasets.read import read_table
@@ -39,12 +38,6 @@ _ID_LIKE_SHARE = 0.95
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 _DATETIME_PARTS = ("year", "month", "day", "weekday", "hour")
-
-
-def cache_dir() -> Path:
-    """The folder of cached tables: ``$TABBENCH_CACHE`` or ``~/.cache/tabbench``."""
-    root = os.environ.get("TABBENCH_CACHE") or Path.home() / ".cache" / "tabbench"
-    return Path(root)
 
 
 def fingerprint(spec: DatasetSpec) -> str:
