@@ -21,9 +21,9 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
+from scipy.stats import mannwhitneyu
 
 from tabbench.analysis.compare import compare_splits
-from tabbench.analysis.leaderboard import task_scores
 from tabbench.analysis.stats import percentile_interval, resample_counts
 from tabbench.core.results import read_results
 from tabbench.studies.scale import compare_by_training_size
@@ -71,6 +71,31 @@ def learning_curves() -> None:
             (pl.col("strategy") + "@" + pl.col("train_rows").cast(pl.String)).alias("at"))
         print(wide.pivot(on="at", index="model", values="mean_rank").sort("model"))
         print()
+    suite_on_the_same_tables(results["dataset"].unique().sort().to_list())
+
+
+def suite_on_the_same_tables(datasets: list[str]) -> None:
+    """The suite's tau on the learning curves' tables and on the rest: the tables or the size?"""
+    everything = read_results(SUITE)
+    per_dataset = compare_splits(everything).taus.filter(pl.col("dataset") != "(pooled)")
+    for name, keep in ((f"the same {len(datasets)} tables", pl.col("dataset").is_in(datasets)),
+                       ("the other suite tables", ~pl.col("dataset").is_in(datasets))):
+        suite = everything.filter(keep)
+        print(f"### The temporal suite (3,000 training rows, 1,000 test rows) on {name}")
+        for label, rows in (("3 seeds, random-0 and random-1", suite),
+                            ("seed 0, random-0 only", suite.filter(
+                                (pl.col("seed") == 0) & (pl.col("split_id") != "random-1")))):
+            row = compare_splits(rows).agreement.row(0, named=True)
+            print(f"{label}: mean per-dataset tau(random, time) = {row['mean_tau']:.2f} "
+                  f"[{row['low']:.2f}, {row['high']:.2f}] over {row['n_datasets']} datasets")
+        print()
+    large = per_dataset.filter(pl.col("dataset").is_in(datasets))["tau"].to_numpy()
+    small = per_dataset.filter(~pl.col("dataset").is_in(datasets))["tau"].to_numpy()
+    test = mannwhitneyu(large, small, alternative="two-sided")
+    print(f"Suite per-dataset taus (3 seeds), these {len(large)} tables vs the other "
+          f"{len(small)}: medians {np.median(large):.2f} vs {np.median(small):.2f}, "
+          f"Mann-Whitney U {test.statistic:.1f}, two-sided p {test.pvalue:.3f} (a test chosen "
+          "after seeing the scale results; the groups are the issue's 20,000-row cut)\n")
 
 
 def tuned_net() -> None:
@@ -102,7 +127,9 @@ def tuned_net() -> None:
     table = pl.concat([frame.group_by("model", "strategy").agg(pl.col("rank").mean())
                        .with_columns((pl.col("strategy") + f" ({name} net)").alias("column"))
                        for name, frame in ranks.items()])
-    print(table.pivot(on="column", index="model", values="rank").sort("model"))
+    columns = [f"{strategy} ({name} net)" for name in ranks for strategy in ("random", "time")]
+    print(table.pivot(on="column", index="model", values="rank").select("model", *columns)
+          .sort("model"))
     net_ranks = pl.concat([frame.filter(pl.col("model") == "mlp-plr")
                            .select("dataset", "strategy", pl.col("rank").alias(name))
                            for name, frame in ranks.items()], how="align")
@@ -115,15 +142,27 @@ def tuned_net() -> None:
               f"{part['tuned'].mean():.2f} tuned; gain {diff.mean():+.2f} ranks "
               f"[{low:+.2f}, {high:+.2f}] (resampling the {len(diff)} datasets); better on "
               f"{int((diff > 0).sum())}, worse on {int((diff < 0).sum())}")
-    scores = pl.concat([task_scores(rows).filter(pl.col("entry") == "mlp-plr")
-                        .select("dataset", "split_id", "metric",
-                                pl.col("test_score").alias(name))
-                        for name, rows in (("untuned", untuned), ("tuned", tuned))],
-                       how="align")
-    print("\n### MLP-PLR test score, untuned and tuned")
-    print(scores.sort("split_id", "dataset"))
+    key = ["dataset", "split_id", "metric"]
+    untuned_net = untuned.filter(pl.col("model") == "mlp-plr").select(
+        *key, pl.col("val_score").alias("val_untuned"), pl.col("test_score").alias("test_untuned"))
+    tuned_net = nets.select(*key, "n_trials", pl.col("val_score").alias("val_tuned"),
+                            pl.col("test_score").alias("test_tuned"))
+    scores = untuned_net.join(tuned_net, on=key).sort("split_id", "dataset")
+    print("\n### MLP-PLR validation and test score, untuned (defaults) and tuned (best of "
+          "n_trials, the first trial being the defaults)")
+    print(scores)
+    sign = pl.when(pl.col("metric") == "rmse").then(-1).otherwise(1)
+    gains = scores.select(((pl.col("val_tuned") - pl.col("val_untuned")) * sign).alias("val"),
+                          ((pl.col("test_tuned") - pl.col("test_untuned")) * sign).alias("test"))
+    changed = gains.filter(pl.col("val") != 0)
+    print(f"validation score better tuned on {(gains['val'] > 0).sum()} of {gains.height} jobs, "
+          f"worse on {(gains['val'] < 0).sum()}, the same on {(gains['val'] == 0).sum()} (the "
+          f"defaults stayed the best trial); of the {changed.height} that changed, the test "
+          f"score is better on {(changed['test'] > 0).sum()}, worse on "
+          f"{(changed['test'] < 0).sum()}\n")
 
 
 if __name__ == "__main__":
+    print("# python docs/scale-study/analyse.py > docs/scale-study/output.txt")
     learning_curves()
     tuned_net()
