@@ -11,7 +11,8 @@ lines are output); every line of a ``bash`` block is a command (``\\`` continues
 a ``python`` block is executed. A block with a ``title="PATH"`` (a file the page asks you
 to create) is written to that path instead, whatever its language, and later examples of
 the page use it. ``<!-- skip: REASON -->`` on the line before a block leaves it out with
-that reason.
+that reason; ``<!-- quote: SOURCE -->`` marks someone else's code quoted on the page, which
+is not an example and is never run.
 
 Each page runs in a scratch folder laid out like the repository (a copy of ``configs/``
 and ``examples/``, and of each committed run folder its examples name,
@@ -40,22 +41,10 @@ ROOT = Path(__file__).resolve().parents[1]
 LANGUAGES = ("bash", "console", "python")
 FENCE = re.compile(r"^```(\w*)([^\n]*)\n(.*?)^```[ \t]*$", re.MULTILINE | re.DOTALL)
 SKIP = re.compile(r"<!--\s*skip:\s*(.+?)\s*-->\s*$")
+QUOTE = re.compile(r"<!--\s*quote:\s*(.+?)\s*-->\s*$")
 TITLE = re.compile(r'title="([^"]+)"')
 SHELL_SYNTAX = set("|&;<>()$`*?[]{}~")
 
-#: Blocks of pages that other work is editing now, left out until those pages carry a
-#: ``<!-- skip: REASON -->`` comment: (page, the block's first line) -> reason.
-NOT_YET_MARKED = {
-    ("docs/ncd.md", "$ tabbench ncd -d portal-rodents --novel-classes 2,5,8 --seeds 0,1,2"):
-        "builds portal-rodents and clusters its 34,191 rows with four methods and 3 seeds "
-        "(minutes); docs/novel-classes.md runs a small ncd example",
-    ("docs/ncd.md", "all_centroids = torch.cat([self.pre_centroids, self.new_centroids], dim=0)"):
-        "quotes the authors' code (PracticalNCD), which is not part of tabbench",
-    ("docs/ncd.md", 'if update_centroids == "unlab_only":'):
-        "quotes the authors' code (PracticalNCD), which is not part of tabbench",
-    ("docs/temporal-suite.md", 'pip install -e ".[suite]"                        # the packages the tables are built from'):
-        "installs packages and runs the 75-minute suite",
-}
 #: Pages whose blocks are a record of work done, not examples to follow.
 RECORDS = {
     "docs/temporal-suite-candidates.md":
@@ -73,6 +62,7 @@ class Example:
     code: str
     title: str | None   # a file to write, not a command to run
     skip: str | None    # the reason, when the page says to skip it
+    quoted: bool = False  # someone else's code, quoted: not an example, never run
 
     @property
     def where(self) -> str:
@@ -115,13 +105,15 @@ def examples(page: Path) -> list[Example]:
             continue
         before = text[:match.start()].rstrip("\n").rsplit("\n", 1)[-1]
         marked = SKIP.search(before)
+        quote = QUOTE.search(before)
         where = str(page.relative_to(ROOT))
-        first = body.split("\n", 1)[0].rstrip()
         skip = (marked.group(1) if marked else
-                NOT_YET_MARKED.get((where, first)) or RECORDS.get(where))
+                f"quotes {quote.group(1)}, not tabbench's code" if quote else
+                RECORDS.get(where))
         found.append(Example(page=where, line=text.count("\n", 0, match.start()) + 1,
                              language=language, code=body,
-                             title=title.group(1) if title else None, skip=skip))
+                             title=title.group(1) if title else None, skip=skip,
+                             quoted=bool(quote)))
     return found
 
 
