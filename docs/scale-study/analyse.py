@@ -26,6 +26,7 @@ from scipy.stats import mannwhitneyu
 from tabbench.analysis.compare import compare_splits
 from tabbench.analysis.stats import percentile_interval, resample_counts
 from tabbench.core.results import read_results
+from tabbench.data.metrics import get_metric
 from tabbench.studies.scale import compare_by_training_size
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -151,7 +152,9 @@ def tuned_net() -> None:
     print("\n### MLP-PLR validation and test score, untuned (defaults) and tuned (best of "
           "n_trials, the first trial being the defaults)")
     print(scores)
-    sign = pl.when(pl.col("metric") == "rmse").then(-1).otherwise(1)
+    sign = pl.col("metric").replace_strict(
+        {name: 1 if get_metric(name).direction == "maximize" else -1
+         for name in scores["metric"].unique()})
     gains = scores.select(((pl.col("val_tuned") - pl.col("val_untuned")) * sign).alias("val"),
                           ((pl.col("test_tuned") - pl.col("test_untuned")) * sign).alias("test"))
     changed = gains.filter(pl.col("val") != 0)
